@@ -1,0 +1,104 @@
+"""COCO-2014 captions as a tensorflow-datasets builder over a manual dir.
+
+Layout of ``data_dir`` (the official COCO 2014 downloads, unzipped)::
+
+    annotations/captions_train2014.json
+    annotations/captions_val2014.json
+    train2014/COCO_train2014_<id>.jpg
+    val2014/COCO_val2014_<id>.jpg
+
+Split ``train`` is train2014 (82,783 images), split ``test`` is val2014 (40,504 images), as in
+AttnGAN, DM-GAN and DF-GAN. Keys are file names without ``.jpg`` (AttnGAN's keys). COCO images
+are not cropped (seeds.md §1.1).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from keras_t2i.data import manual
+
+SPLIT_FOLDERS = {"train": "train2014", "test": "val2014"}
+
+
+def read_captions(path: Path) -> list[dict]:
+    """Parses a ``captions_*.json``: one record per image with its captions, by image id."""
+    manual.require_file(path, f"COCO caption file {path.name}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        images = {img["id"]: img["file_name"] for img in data["images"]}
+        captions = collections.defaultdict(list)
+        for ann in data["annotations"]:
+            captions[ann["image_id"]].append(ann["caption"].strip())
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a COCO caption file (needs 'images' with id/file_name "
+                         f"and 'annotations' with image_id/caption): {err!r}") from err
+    records = []
+    for image_id in sorted(images):
+        if not captions.get(image_id):
+            raise ValueError(f"{path}: image {images[image_id]} (id {image_id}) has no caption")
+        records.append({"id": image_id, "file_name": images[image_id],
+                        "captions": captions[image_id]})
+    return records
+
+
+class CocoCaptions2014(tfds.core.GeneratorBasedBuilder):
+    """COCO-2014 images with their 5 (sometimes more) captions; test is val2014."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = __doc__
+
+    def __init__(self, *, skip_corrupt: bool = False, **kwargs):
+        self.skip_corrupt = skip_corrupt
+        super().__init__(**kwargs)
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="MS-COCO 2014 with its human captions.",
+            features=tfds.features.FeaturesDict({
+                "image_bytes": tfds.features.Tensor(shape=(), dtype=np.object_),
+                "captions": tfds.features.Sequence(tfds.features.Text()),
+                "key": tfds.features.Text(),
+                "class_id": tfds.features.Tensor(shape=(), dtype=np.int32),
+                "image_id": tfds.features.Tensor(shape=(), dtype=np.int64),
+            }),
+            homepage="https://cocodataset.org/",
+        )
+
+    def _split_generators(self, dl_manager):
+        root = Path(dl_manager.manual_dir)
+        splits = {}
+        for split, folder in SPLIT_FOLDERS.items():
+            records = read_captions(root / "annotations" / f"captions_{folder}.json")
+            image_dir = manual.require_dir(root / folder, f"COCO {folder} images")
+            splits[split] = self._generate_examples(records, image_dir)
+        return splits
+
+    def _generate_examples(self, records, image_dir: Path):
+        skipped = manual.SkipCounter("coco")
+        for index, record in enumerate(records):
+            path = manual.require_file(image_dir / record["file_name"], "COCO image")
+            try:
+                data, _, _ = manual.read_image(path)
+            except manual.CorruptImageError as err:
+                if not self.skip_corrupt:
+                    raise
+                skipped.skip(err, path)
+                continue
+            key = Path(record["file_name"]).stem
+            yield key, {
+                "image_bytes": data,
+                "captions": record["captions"],
+                "key": key,
+                # COCO has no classes: every image is its own class (AttnGAN: arange(N)).
+                "class_id": np.int32(index),
+                "image_id": np.int64(record["id"]),
+            }
+        skipped.report()

@@ -1,0 +1,146 @@
+"""Reading datasets from the layouts users already have on disk (CUB-200-2011, COCO-2014).
+
+Shared by the tensorflow-datasets builders in ``cub.py`` and ``coco.py``: a safe reader for the
+AttnGAN ``filenames.pickle`` split lists, image validation with errors that name the file, and
+preparation of a builder into a TFRecord cache.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import tensorflow_datasets as tfds
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+# TF decodes these natively; anything else is re-encoded as JPEG at preparation time.
+_TF_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A required file of a manual dataset layout is missing."""
+
+
+class CorruptImageError(ValueError):
+    """An image file cannot be decoded."""
+
+
+def require_file(path: Path, what: str) -> Path:
+    """Returns ``path`` if it is a file, else raises an error naming it and what it holds."""
+    if not path.is_file():
+        raise DatasetLayoutError(f"Missing {what}: {path} does not exist (see the README's "
+                                 "'Datasets on disk' section for the expected layout).")
+    return path
+
+
+def require_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise DatasetLayoutError(f"Missing {what}: directory {path} does not exist (see the "
+                                 "README's 'Datasets on disk' section for the expected layout).")
+    return path
+
+
+class _StringListUnpickler(pickle.Unpickler):
+    """Unpickler that resolves no globals: only built-in containers and strings load.
+
+    A pickle can run arbitrary code through the GLOBAL/REDUCE opcodes; refusing every global
+    means nothing but plain data can come out of it.
+    """
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name}: only lists of strings are accepted")
+
+
+def read_string_list_pickle(path: Path) -> list[str]:
+    """Reads a pickle that must hold a list of strings (Python 2 or 3 pickles).
+
+    Raises:
+        ValueError: naming the file if it holds anything else or tries to load a global.
+    """
+    try:
+        with open(path, "rb") as f:
+            value = _StringListUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise ValueError(f"{path} is not a plain pickled list of strings: {err}") from err
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{path} must hold a list of strings, found {type(value).__name__}")
+    out = []
+    for item in value:
+        if isinstance(item, bytes):
+            item = item.decode("utf-8")
+        if not isinstance(item, str):
+            raise ValueError(f"{path} must hold a list of strings, found an item of type "
+                             f"{type(item).__name__}: {item!r}")
+        out.append(item)
+    return out
+
+
+def read_split_list(split_dir: Path) -> list[str]:
+    """Keys of a split from ``filenames.pickle`` or, as plain text, ``filenames.txt``."""
+    pickled, text = split_dir / "filenames.pickle", split_dir / "filenames.txt"
+    if pickled.is_file():
+        keys = read_string_list_pickle(pickled)
+    elif text.is_file():
+        keys = [line.strip() for line in text.read_text().splitlines() if line.strip()]
+    else:
+        raise DatasetLayoutError(f"Missing split list: neither {pickled} nor {text} exists.")
+    if not keys:
+        raise ValueError(f"The split list in {split_dir} is empty.")
+    return keys
+
+
+def read_image(path: Path) -> tuple[bytes, int, int]:
+    """Reads and checks an image file.
+
+    Returns:
+        (encoded bytes that tf.io.decode_image can decode, height, width). JPEG/PNG bytes are
+        kept as they are; other formats and colour modes are re-encoded as RGB JPEG.
+
+    Raises:
+        CorruptImageError: naming the path if the file cannot be decoded.
+    """
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            width, height = img.size
+            if img.format not in _TF_FORMATS or img.mode not in ("RGB", "L", "RGBA", "P"):
+                buf = io.BytesIO()
+                img.convert("RGB").save(buf, format="JPEG", quality=95)
+                data = buf.getvalue()
+    except OSError as err:
+        raise CorruptImageError(f"Cannot decode image {path}: {err}") from err
+    return data, height, width
+
+
+class SkipCounter:
+    """Counts images skipped as corrupt during preparation, and says so."""
+
+    def __init__(self, dataset: str):
+        self.dataset = dataset
+        self.paths: list[str] = []
+
+    def skip(self, err: CorruptImageError, path: Path):
+        self.paths.append(str(path))
+        log.warning("%s: skipping corrupt image %s (%s)", self.dataset, path, err)
+
+    def report(self):
+        if self.paths:
+            log.warning("%s: skipped %d corrupt image(s): %s", self.dataset, len(self.paths),
+                        ", ".join(self.paths[:10]) + (" …" if len(self.paths) > 10 else ""))
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir: str, rebuild: bool = False):
+    """Writes the builder's TFRecords from ``manual_dir`` unless they are already there."""
+    mode = (tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if rebuild
+            else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=os.fspath(manual_dir), download_mode=mode))
+    return builder

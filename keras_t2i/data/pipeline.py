@@ -1,0 +1,109 @@
+"""The tf.data pipeline shared by every dataset: caption choice, crop/resize/augment, tokenise,
+batch.
+
+Sources (``shapes.py``, ``cub.py``, ``coco.py``) yield unbatched examples holding at least
+``image`` (decoded uint8 (H, W, 3), or ``image_bytes`` + ``crop`` for JPEG/PNG sources),
+``captions`` (string (n,)) and ``key``; everything else passes through as dataset extras.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_t2i.text.tokenizer import CaptionTokenizer
+
+# AttnGAN/DF-GAN train-time augmentation (seeds.md §1.1): resize to S*76/64, random crop S, flip.
+RESIZE_RATIO = 76 / 64
+DEFAULT_CAPTION_SEED = 1234
+
+
+def decode_image(example) -> tf.Tensor:
+    """uint8 (H, W, 3) from an example's ``image`` or ``image_bytes`` (+ optional ``crop``)."""
+    if "image" in example:
+        return example["image"]
+    image = tf.io.decode_image(example["image_bytes"], channels=3, expand_animations=False)
+    if "crop" in example:
+        top, left, height, width = tf.unstack(example["crop"])
+        image = tf.image.crop_to_bounding_box(image, top, left, height, width)
+    return image
+
+
+def _resize(image, size):
+    image = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear", antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def transform_image(image, image_size: int, training: bool, augment: bool) -> tf.Tensor:
+    """uint8 (H, W, 3) → float32 (S, S, 3) in [-1, 1].
+
+    With ``augment``: resize to S·76/64 then a crop of S (random and flipped at random when
+    ``training``, centred otherwise, so the test split is deterministic). Without: resize to S.
+    """
+    if augment:
+        big = int(image_size * RESIZE_RATIO)
+        image = _resize(image, (big, big))
+        if training:
+            image = tf.image.random_crop(image, (image_size, image_size, 3))
+            image = tf.image.random_flip_left_right(image)
+        else:
+            offset = (big - image_size) // 2
+            image = image[offset : offset + image_size, offset : offset + image_size]
+    elif image.shape[0] != image_size or image.shape[1] != image_size:
+        image = _resize(image, (image_size, image_size))
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def choose_caption(captions, index, training: bool, caption_seed: int):
+    """One caption of the example: uniformly at random in training, by a fixed seed otherwise."""
+    count = tf.shape(captions, out_type=tf.int64)[0]
+    tf.debugging.assert_positive(count, message="An example has no captions.")
+    if training:
+        choice = tf.random.uniform([], maxval=count, dtype=tf.int64)
+    else:
+        choice = tf.random.stateless_uniform(
+            [], seed=tf.stack([tf.constant(caption_seed, tf.int64), index]), maxval=count,
+            dtype=tf.int64)
+    return captions[choice]
+
+
+def build_pipeline(
+    examples: tf.data.Dataset,
+    *,
+    tokenizer: CaptionTokenizer,
+    image_size: int,
+    batch_size: int,
+    training: bool,
+    augment: bool,
+    shuffle_buffer: int = 0,
+    caption_seed: int = DEFAULT_CAPTION_SEED,
+    drop_remainder: bool | None = None,
+) -> tf.data.Dataset:
+    """Turns unbatched source examples into batches of model inputs.
+
+    Each batch is a dict with ``image`` float32 (B, S, S, 3) in [-1, 1], ``tokens`` int32
+    (B, max_words), ``caption`` string (B,), ``key`` string (B,), and the source's extras.
+    """
+    if drop_remainder is None:
+        drop_remainder = training
+    if shuffle_buffer:
+        examples = examples.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
+
+    def prepare(index, example):
+        example = dict(example)
+        captions = example.pop("captions")
+        image = decode_image(example)
+        example.pop("image_bytes", None)
+        example.pop("crop", None)
+        example["image"] = transform_image(image, image_size, training, augment)
+        example["caption"] = choose_caption(captions, index, training, caption_seed)
+        return example
+
+    def tokenize(batch):
+        batch["tokens"] = tokenizer(batch["caption"], training=training)
+        return batch
+
+    ds = examples.enumerate().map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    return ds.prefetch(tf.data.AUTOTUNE)

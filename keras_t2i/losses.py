@@ -1,0 +1,116 @@
+"""Losses and penalties as pure functions of tensors.
+
+Each function documents its shapes and cites the equation it implements; each is tested on
+small fixed inputs against hand-computed values (``tests/test_losses.py``).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Stands in for -inf in masked logits: far below any DAMSM score (|γ3·R| < 10³), yet finite
+# so that no NaN can appear in softmax gradients.
+_MASKED = -1e9
+_COS_EPS = 1e-8
+
+
+def _cosine(a, b, axis=-1):
+    """cos(a, b) along ``axis`` as PyTorch's ``cosine_similarity``: a·b / max(|a||b|, eps)."""
+    dot = tf.reduce_sum(a * b, axis=axis)
+    norms = tf.norm(a, axis=axis) * tf.norm(b, axis=axis)
+    return dot / tf.maximum(norms, _COS_EPS)
+
+
+def _same_class_mask(class_ids, batch_size):
+    """True where k ≠ l share a class: those pairs are neither positives nor negatives."""
+    if class_ids is None:
+        return tf.zeros((batch_size, batch_size), tf.bool)
+    class_ids = tf.convert_to_tensor(class_ids)
+    same = tf.equal(class_ids[:, None], class_ids[None, :])
+    return tf.logical_and(same, tf.logical_not(tf.eye(batch_size, dtype=tf.bool)))
+
+
+def _matching_cross_entropy(scores, class_ids):
+    """Cross-entropy of image→caption and caption→image matching, each averaged over the batch.
+
+    Args:
+        scores: (B, B) float, scores[k, l] between image k and caption l.
+        class_ids: (B,) int or None.
+
+    Returns:
+        (loss over rows, loss over columns): the L1 and L2 terms of AttnGAN eq. 10/11.
+    """
+    batch = tf.shape(scores)[0]
+    scores = tf.where(_same_class_mask(class_ids, batch), _MASKED, scores)
+    labels = tf.range(batch)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits
+    return (tf.reduce_mean(ce(labels=labels, logits=scores)),
+            tf.reduce_mean(ce(labels=labels, logits=tf.transpose(scores))))
+
+
+def damsm_word_scores(words, regions, word_mask, gamma1=4.0, gamma2=5.0):
+    """Image-caption relevance R(Q, D) from word-region attention, for every pair in a batch.
+
+    With e_i the words of caption l and v_j the regions of image k (AttnGAN §3.2, eq. 7-10):
+    s_ij = e_iᵀv_j; s̄_ij = softmax over words i; α_ij = softmax over regions j of γ1·s̄_ij;
+    c_i = Σ_j α_ij v_j; R = log Σ_i exp(γ2·cos(c_i, e_i)) over the caption's real words.
+    As in the official code, R carries no 1/γ2 exponent (seeds.md §1.4).
+
+    Args:
+        words: (B, T, D) float word features of the captions.
+        regions: (B, R, D) float region features of the images (an (h, w) grid, flattened).
+        word_mask: (B, T) bool, True for real words, False for padding.
+        gamma1: float. Attention sharpness over regions. Defaults to 4.
+        gamma2: float. Word-relevance weight. Defaults to 5.
+
+    Returns:
+        (B, B) float32: R[k, l] for image k and caption l.
+    """
+    words = tf.cast(words, tf.float32)
+    regions = tf.cast(regions, tf.float32)
+    word_mask = tf.cast(word_mask, tf.bool)
+    # s[k, l, i, j]: image k, caption l, word i, region j.
+    s = tf.einsum("lid,kjd->klij", words, regions)
+    s = tf.where(word_mask[None, :, :, None], s, _MASKED)
+    s = tf.nn.softmax(s, axis=2)
+    alpha = tf.nn.softmax(gamma1 * s, axis=3)
+    context = tf.einsum("klij,kjd->klid", alpha, regions)
+    cos = _cosine(context, words[None])  # (k, l, i)
+    cos = tf.where(word_mask[None], gamma2 * cos, _MASKED)
+    return tf.reduce_logsumexp(cos, axis=2)
+
+
+def damsm_word_loss(words, regions, word_mask, class_ids=None, gamma1=4.0, gamma2=5.0,
+                    gamma3=10.0):
+    """DAMSM word-level loss L1^w, L2^w (AttnGAN eq. 11-13).
+
+    Args:
+        words: (B, T, D) word features.
+        regions: (B, R, D) region features.
+        word_mask: (B, T) bool.
+        class_ids: (B,) int or None. Pairs k ≠ l of one class are masked out of the softmax.
+        gamma1, gamma2, gamma3: floats. Defaults 4, 5, 10 (AttnGAN/DM-GAN configs).
+
+    Returns:
+        (L1^w, L2^w): image→caption and caption→image cross-entropies, batch means.
+    """
+    scores = gamma3 * damsm_word_scores(words, regions, word_mask, gamma1, gamma2)
+    return _matching_cross_entropy(scores, class_ids)
+
+
+def damsm_sentence_loss(sentence, image_global, class_ids=None, gamma3=10.0):
+    """DAMSM sentence-level loss L1^s, L2^s: scores γ3·cos(v̄_k, ē_l) (AttnGAN eq. 14).
+
+    Args:
+        sentence: (B, D) sentence features ē.
+        image_global: (B, D) global image features v̄.
+        class_ids: (B,) int or None.
+        gamma3: float. Defaults to 10.
+
+    Returns:
+        (L1^s, L2^s), batch means.
+    """
+    sentence = tf.cast(sentence, tf.float32)
+    image_global = tf.cast(image_global, tf.float32)
+    scores = gamma3 * _cosine(image_global[:, None, :], sentence[None, :, :])
+    return _matching_cross_entropy(scores, class_ids)

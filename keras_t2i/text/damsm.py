@@ -1,0 +1,325 @@
+"""DAMSM: the text and image encoders of AttnGAN, and the model that pretrains them.
+
+The text encoder is the sentence/word encoder of every GAN in this package (frozen there);
+the image encoder scores generated images (DAMSM loss in DM-GAN, R-precision).
+Equations and sizes: seeds.md §1.2-1.4; Xu et al., AttnGAN, CVPR 2018, §3.2.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from keras_t2i import losses
+from keras_t2i.text.tokenizer import PAD_ID, CaptionTokenizer
+
+BACKBONES = ("cnn", "inception_v3")
+
+
+def _uniform_init(seed=None):
+    # AttnGAN initialises the embedding and both image projections uniform(-0.1, 0.1).
+    return keras.initializers.RandomUniform(-0.1, 0.1, seed=seed)
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class DAMSMTextEncoder(keras.Model):
+    """Bidirectional-LSTM caption encoder (AttnGAN ``RNN_ENCODER``).
+
+    Embedding(vocabulary, 300) → Dropout(0.5) → BiLSTM(128 per direction). Word features are
+    the concatenated forward/backward outputs; the sentence feature concatenates the final
+    hidden states, which masking takes at each caption's true last word.
+
+    Args:
+        tokenizer: CaptionTokenizer. Its vocabulary sizes the embedding and travels with the
+            encoder.
+        embedding_dim: int. Defaults to 300.
+        units: int. LSTM units per direction; features are 2·units wide. Defaults to 128.
+        dropout: float. Dropout on the embeddings while training. Defaults to 0.5.
+
+    Call arguments:
+        tokens: int (batch, words), 0 for padding.
+
+    Returns:
+        (words, sentence): float (batch, words, 2·units) and (batch, 2·units).
+
+    Example:
+    >>> encoder = DAMSMTextEncoder(kt.data.caption_tokenizer("shapes"))
+    >>> words, sentence = encoder.encode(["a small red circle in the center"])
+    """
+
+    def __init__(self, tokenizer, embedding_dim=300, units=128, dropout=0.5, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tokenizer, dict):
+            tokenizer = keras.layers.deserialize(tokenizer)
+        if not isinstance(tokenizer, CaptionTokenizer):
+            raise TypeError(f"tokenizer must be a CaptionTokenizer, got {type(tokenizer)}")
+        self.tokenizer = tokenizer
+        self.embedding_dim = int(embedding_dim)
+        self.units = int(units)
+        self.dropout = float(dropout)
+        self.embedding = keras.layers.Embedding(
+            tokenizer.vocabulary_size(), self.embedding_dim, mask_zero=True,
+            embeddings_initializer=_uniform_init(), name="embedding")
+        self.embedding_dropout = keras.layers.Dropout(self.dropout, name="embedding_dropout")
+        self.rnn = keras.layers.Bidirectional(
+            keras.layers.LSTM(self.units, return_sequences=True, return_state=True),
+            name="bilstm")
+
+    @property
+    def feature_dim(self) -> int:
+        return 2 * self.units
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        emb_shape = tuple(input_shape) + (self.embedding_dim,)
+        self.rnn.build(emb_shape)
+        self.built = True
+
+    def call(self, tokens, training=None):
+        tokens = keras.ops.convert_to_tensor(tokens, "int32")
+        mask = keras.ops.not_equal(tokens, PAD_ID)
+        x = self.embedding(tokens)
+        x = self.embedding_dropout(x, training=training)
+        words, h_forward, _, h_backward, _ = self.rnn(x, mask=mask, training=training)
+        sentence = keras.ops.concatenate([h_forward, h_backward], axis=-1)
+        return words, sentence
+
+    def compute_output_shape(self, input_shape):
+        batch, length = input_shape
+        return (batch, length, self.feature_dim), (batch, self.feature_dim)
+
+    def encode(self, captions):
+        """Tokenises raw captions and encodes them (inference mode)."""
+        return self(self.tokenizer(tf.convert_to_tensor(captions, tf.string)), training=False)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            tokenizer=keras.layers.serialize(self.tokenizer),
+            embedding_dim=self.embedding_dim,
+            units=self.units,
+            dropout=self.dropout,
+        )
+        return config
+
+
+def _conv_block(x, filters, kernel, strides, name, norm=True):
+    x = keras.layers.Conv2D(filters, kernel, strides, padding="same", use_bias=not norm,
+                            name=f"{name}_conv")(x)
+    if norm:
+        x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+    return keras.layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+
+
+def _cnn_trunk(size, width):
+    """Small CNN: its stride-8 map gives the regions, the flattened stride-16 map the global."""
+    images = keras.Input((size, size, 3))
+    x = _conv_block(images, width, 4, 2, "c1", norm=False)
+    x = _conv_block(x, 2 * width, 4, 2, "c2")
+    local = _conv_block(x, 4 * width, 4, 2, "c3")
+    x = _conv_block(local, 8 * width, 4, 2, "c4")
+    return keras.Model(images, [local, keras.layers.Flatten(name="flatten")(x)], name="trunk")
+
+
+def _inception_trunk(size, weights):
+    """Frozen InceptionV3: the 17×17 ``mixed7`` map and the average-pooled ``mixed10``."""
+    base = keras.applications.InceptionV3(include_top=False, weights=weights,
+                                          input_shape=(size, size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(base.output)
+    trunk = keras.Model(base.input, [base.get_layer("mixed7").output, pooled], name="trunk")
+    trunk.trainable = False
+    return trunk
+
+
+# ``backbone_weights`` value used when a saved encoder is rebuilt: its weights come from the
+# saved file, so the backbone is built without loading any.
+ARCHITECTURE_ONLY = "architecture-only"
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class DAMSMImageEncoder(keras.Model):
+    """Image encoder giving region features and a global feature (AttnGAN ``CNN_ENCODER``).
+
+    Two backbones:
+
+    - ``"cnn"`` (default): a small CNN trained from scratch, for the Shapes benchmark and CPUs.
+      Input resized to ``input_size`` (64); regions are the (input_size/8)² cells of its
+      stride-8 feature map; the global feature reads the stride-16 map flattened, so it keeps
+      the layout that spatial captions ("left of") describe.
+    - ``"inception_v3"``: Keras InceptionV3 (ImageNet weights from ``backbone_weights``, a
+      ``*_notop.h5`` file), frozen, input resized to 299. Regions are the 17×17 ``mixed7``
+      map (torchvision's Mixed_6e), the global feature the average-pooled ``mixed10``, as
+      in AttnGAN. Only the two projections train.
+
+    Args:
+        backbone: str. ``"cnn"`` or ``"inception_v3"``. Defaults to ``"cnn"``.
+        feature_dim: int. Width of both outputs (the text encoder's 2·units). Defaults to 256.
+        input_size: int. Images are resized to this side first. Defaults to 64 for ``"cnn"``,
+            299 for ``"inception_v3"``.
+        width: int. Channels of the first ``"cnn"`` layer. Defaults to 32.
+        backbone_weights: str. Path of the InceptionV3 weights file; required to build a new
+            ``"inception_v3"`` encoder (a saved encoder carries its weights).
+
+    Call arguments:
+        images: float (batch, height, width, 3) in [-1, 1].
+
+    Returns:
+        (regions, global): float (batch, h, w, feature_dim) and (batch, feature_dim).
+    """
+
+    def __init__(self, backbone="cnn", feature_dim=256, input_size=None, width=32,
+                 backbone_weights=None, **kwargs):
+        super().__init__(**kwargs)
+        if backbone not in BACKBONES:
+            raise ValueError(f"Unknown image-encoder backbone {backbone!r}; valid: {BACKBONES}")
+        self.backbone = backbone
+        self.feature_dim = int(feature_dim)
+        self.input_size = int(input_size or (64 if backbone == "cnn" else 299))
+        self.width = int(width)
+        if backbone == "cnn":
+            if self.input_size % 16:
+                raise ValueError(f"input_size must be a multiple of 16, got {self.input_size}")
+            self.trunk = _cnn_trunk(self.input_size, self.width)
+        else:
+            if backbone_weights is None:
+                raise ValueError(
+                    "The inception_v3 image encoder needs ImageNet weights: pass "
+                    "backbone_weights= (--backbone-weights) with the path of Keras' "
+                    "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; this package "
+                    "never downloads weights.")
+            weights = None if backbone_weights == ARCHITECTURE_ONLY else backbone_weights
+            self.trunk = _inception_trunk(self.input_size, weights)
+        self.local_projection = keras.layers.Conv2D(
+            self.feature_dim, 1, use_bias=False, kernel_initializer=_uniform_init(),
+            name="local_projection")
+        self.global_projection = keras.layers.Dense(
+            self.feature_dim, kernel_initializer=_uniform_init(), name="global_projection")
+
+    def build(self, input_shape):
+        size = self.input_size
+        local_shape, global_shape = self.trunk.compute_output_shape((None, size, size, 3))
+        self.local_projection.build(local_shape)
+        self.global_projection.build(global_shape)
+        self.built = True
+
+    def call(self, images, training=None):
+        x = keras.ops.convert_to_tensor(images)
+        if x.shape[1] != self.input_size or x.shape[2] != self.input_size:
+            x = keras.ops.image.resize(x, (self.input_size, self.input_size),
+                                       interpolation="bilinear")
+        # The Inception backbone stays in inference mode (frozen BatchNorm statistics).
+        local, pooled = self.trunk(x, training=training if self.backbone == "cnn" else False)
+        return self.local_projection(local), self.global_projection(pooled)
+
+    def compute_output_shape(self, input_shape):
+        size = self.input_size
+        local_shape, _ = self.trunk.compute_output_shape((input_shape[0], size, size, 3))
+        return tuple(local_shape[:3]) + (self.feature_dim,), (input_shape[0], self.feature_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(backbone=self.backbone, feature_dim=self.feature_dim,
+                      input_size=self.input_size, width=self.width,
+                      backbone_weights=None if self.backbone == "cnn" else ARCHITECTURE_ONLY)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class DAMSM(keras.Model):
+    """Deep Attentional Multimodal Similarity Model: pretrains the two encoders with ``fit``.
+
+    Loss L_DAMSM = L1^w + L2^w + L1^s + L2^s (AttnGAN eq. 15) with same-class pairs masked.
+    As in ``pretrain_DAMSM.py``, the text encoder's gradients are clipped to global norm 0.25.
+
+    Args:
+        text_encoder: DAMSMTextEncoder.
+        image_encoder: DAMSMImageEncoder.
+        gamma1, gamma2, gamma3: floats. Defaults 4, 5, 10.
+        text_clip_norm: float or None. Defaults to 0.25.
+
+    The ``fit`` data is a dataset of dicts with ``image`` (batch, H, W, 3) in [-1, 1],
+    ``tokens`` (batch, words) and optionally ``class_id`` (batch,), as ``kt.data.load`` gives.
+
+    Example:
+    >>> damsm = DAMSM(DAMSMTextEncoder(tok), DAMSMImageEncoder())
+    >>> damsm.compile(optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5, beta_2=0.999))
+    >>> damsm.fit(kt.data.load("shapes", "train"), epochs=1)
+    """
+
+    def __init__(self, text_encoder, image_encoder, gamma1=4.0, gamma2=5.0, gamma3=10.0,
+                 text_clip_norm=0.25, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(text_encoder, dict):
+            text_encoder = keras.layers.deserialize(text_encoder)
+        if isinstance(image_encoder, dict):
+            image_encoder = keras.layers.deserialize(image_encoder)
+        if text_encoder.feature_dim != image_encoder.feature_dim:
+            raise ValueError(f"The text encoder gives {text_encoder.feature_dim}-d features but "
+                             f"the image encoder {image_encoder.feature_dim}-d; they must match.")
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.gamma1, self.gamma2, self.gamma3 = float(gamma1), float(gamma2), float(gamma3)
+        self.text_clip_norm = None if text_clip_norm is None else float(text_clip_norm)
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("loss", "word_loss", "sentence_loss")}
+        # Built now so that compile()/fit() (and a strategy's optimizer build) see every weight.
+        self.build()
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def build(self, input_shape=None):
+        if not self.text_encoder.built:
+            self.text_encoder.build((None, self.text_encoder.tokenizer.max_words))
+        if not self.image_encoder.built:
+            self.image_encoder.build((None, None, None, 3))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        words, sentence = self.text_encoder(inputs["tokens"], training=training)
+        regions, image_global = self.image_encoder(inputs["image"], training=training)
+        return {"words": words, "sentence": sentence, "regions": regions,
+                "image_global": image_global}
+
+    def compute_losses(self, batch, training=None):
+        out = self(batch, training=training)
+        regions = out["regions"]
+        shape = tf.shape(regions)
+        regions = tf.reshape(regions, (shape[0], shape[1] * shape[2], shape[3]))
+        mask = tf.not_equal(batch["tokens"], PAD_ID)
+        class_ids = batch.get("class_id")
+        w1, w2 = losses.damsm_word_loss(out["words"], regions, mask, class_ids,
+                                        self.gamma1, self.gamma2, self.gamma3)
+        s1, s2 = losses.damsm_sentence_loss(out["sentence"], out["image_global"], class_ids,
+                                            self.gamma3)
+        return {"word_loss": w1 + w2, "sentence_loss": s1 + s2, "loss": w1 + w2 + s1 + s2}
+
+    def train_step(self, data):
+        text_vars = self.text_encoder.trainable_variables
+        image_vars = self.image_encoder.trainable_variables
+        with tf.GradientTape() as tape:
+            values = self.compute_losses(data, training=True)
+        grads = tape.gradient(values["loss"], text_vars + image_vars)
+        text_grads, image_grads = grads[: len(text_vars)], grads[len(text_vars):]
+        if self.text_clip_norm is not None:
+            text_grads, _ = tf.clip_by_global_norm(text_grads, self.text_clip_norm)
+        self.optimizer.apply(list(text_grads) + list(image_grads), text_vars + image_vars)
+        return self._track(values)
+
+    def test_step(self, data):
+        return self._track(self.compute_losses(data, training=False))
+
+    def _track(self, values):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            text_encoder=keras.layers.serialize(self.text_encoder),
+            image_encoder=keras.layers.serialize(self.image_encoder),
+            gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+            text_clip_norm=self.text_clip_norm)
+        return config
