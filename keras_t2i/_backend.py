@@ -1,15 +1,15 @@
-"""Select the TensorFlow backend before Keras is imported (DESIGN §1)."""
+"""Checks that Keras runs on TensorFlow (DESIGN §1).
 
-import os
+``keras_t2i/__init__`` sets ``KERAS_BACKEND=tensorflow`` when unset, before any submodule can
+import Keras; this module, imported by every submodule that uses Keras or TensorFlow, fails
+clearly if Keras was nevertheless started on another backend.
+"""
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
+import keras
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError(
-        "keras_t2i needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+        "keras_t2i needs the TensorFlow backend of Keras, but Keras runs on "
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow (or unset it) before "
-        "importing keras_t2i."
+        "importing keras or keras_t2i."
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
+
 # Stands in for -inf in masked logits: far below any DAMSM score (|γ3·R| < 10³), yet finite
 # so that no NaN can appear in softmax gradients.
 _MASKED = -1e9

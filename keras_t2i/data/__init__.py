@@ -18,6 +18,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
 from keras_t2i.data import pipeline
 from keras_t2i.data.shapes import ShapesGenerator, max_caption_words, shapes_examples
 from keras_t2i.text.tokenizer import CaptionTokenizer
@@ -146,6 +147,7 @@ def load(
     max_words: int | None = None,
     shuffle: bool | None = None,
     caption_seed: int = pipeline.DEFAULT_CAPTION_SEED,
+    sampling_seed: int | None = None,
     drop_remainder: bool | None = None,
     **options,
 ) -> tf.data.Dataset:
@@ -168,6 +170,9 @@ def load(
             :func:`caption_tokenizer`.
         shuffle: bool. Defaults to True for ``"train"``.
         caption_seed: int. Seed of the caption choice on ``"test"``.
+        sampling_seed: int. Seeds the training order, caption choice and augmentation (each
+            epoch still draws anew). Defaults to None: from the global seed if one is set
+            (``keras.utils.set_random_seed``), else random.
         drop_remainder: bool. Drop the last partial batch. Defaults to True for ``"train"``.
         **options: Shapes: ``num_scenes`` (10,000 train / 1,000 test), ``max_objects`` (2),
             ``num_captions`` (5), ``seed`` (0), ``holdout`` (e.g. ``["red circle"]``).
@@ -196,7 +201,7 @@ def load(
     if name == "shapes":
         num_scenes = options["num_scenes"] or SHAPES_NUM_SCENES[split]
         examples = shapes_examples(_shapes_generator(options), split, int(num_scenes),
-                                   int(image_size), shuffle=shuffle)
+                                   int(image_size), shuffle=shuffle, seed=sampling_seed)
         shuffle_buffer, augment = 0, False  # the scene indices are shuffled already
     else:
         builder = _builder(name, data_dir, options["prepared_dir"], options["skip_corrupt"],
@@ -206,7 +211,7 @@ def load(
     return pipeline.build_pipeline(
         examples, tokenizer=tokenizer, image_size=int(image_size), batch_size=int(batch_size),
         training=training, augment=augment, shuffle_buffer=shuffle_buffer,
-        caption_seed=caption_seed, drop_remainder=drop_remainder)
+        caption_seed=caption_seed, sampling_seed=sampling_seed, drop_remainder=drop_remainder)
 
 
 __all__ = ["DATASETS", "SPLITS", "ShapesGenerator", "caption_tokenizer", "load"]

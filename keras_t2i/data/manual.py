@@ -7,6 +7,7 @@ preparation of a builder into a TFRecord cache.
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import os
@@ -46,13 +47,16 @@ def require_dir(path: Path, what: str) -> Path:
 
 
 class _StringListUnpickler(pickle.Unpickler):
-    """Unpickler that resolves no globals: only built-in containers and strings load.
+    """Unpickler that resolves no globals but ``_codecs.encode``: only plain data loads.
 
-    A pickle can run arbitrary code through the GLOBAL/REDUCE opcodes; refusing every global
-    means nothing but plain data can come out of it.
+    A pickle can run arbitrary code through the GLOBAL/REDUCE opcodes; refusing globals means
+    nothing but built-in containers and strings can come out of it. ``_codecs.encode`` (str →
+    bytes, no side effects) is how Python 3 writes ``bytes`` at protocols below 3.
     """
 
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return codecs.encode
         raise pickle.UnpicklingError(
             f"refusing to load {module}.{name}: only lists of strings are accepted")
 

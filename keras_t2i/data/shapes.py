@@ -46,7 +46,7 @@ MAX_OBJECTS_LIMIT = 4
 # Every shape fits in a square of half-side r, so with these numbers two large objects in
 # neighbouring cells never touch and no object leaves the image:
 # 1/3 - 2*JITTER > 2*0.14 and 1/6 - JITTER > 0.14 (checked in tests).
-RADIUS = {"small": 0.09, "large": 0.14}
+RADIUS = {"small": 0.10, "large": 0.14}
 JITTER = 0.025
 BACKGROUND = (30, 30, 34)
 
@@ -58,7 +58,7 @@ SYNONYMS = {
     "triangle": ("triangle",),
     "diamond": ("diamond", "rhombus"),
     "cross": ("cross", "plus"),
-    "star": ("star", "hexagram"),
+    "star": ("star",),
     "purple": ("purple", "violet"),
     "cyan": ("cyan", "turquoise"),
 }
@@ -205,17 +205,16 @@ def _signed_distance(shape: str, x: np.ndarray, y: np.ndarray, r: float) -> np.n
     if shape == "circle":
         return np.sqrt(x * x + y * y) - r
     if shape == "square":
-        return _box(x, y, 0.85 * r, 0.85 * r)
+        return _box(x, y, r, r)
     if shape == "diamond":
-        # Taller than wide: half-width 0.8 r, half-height r.
-        return (1.25 * np.abs(x) + np.abs(y) - r) / np.sqrt(2.5625)
+        return (np.abs(x) + np.abs(y) - r) / np.sqrt(2.0)
     if shape == "triangle":
         # Circumradius 1.1 r spans 1.65 r vertically; shift it so that span is centred.
         return _triangle(x, y - 0.275 * r, 1.1 * r, up=True)
     if shape == "cross":
         return np.minimum(_box(x, y, r, 0.33 * r), _box(x, y, 0.33 * r, r))
     if shape == "star":
-        return np.minimum(_triangle(x, y, r, up=True), _triangle(x, y, r, up=False))
+        return _star(x, y, r, inner=0.45 * r, points=5)
     raise ValueError(f"Unknown shape {shape!r}")
 
 
@@ -232,6 +231,24 @@ def _triangle(x, y, circumradius, up):
     # Outward normals: the base edge (down for an upward triangle), then +-120 degrees.
     d = [(-s) * y, 0.866 * x + 0.5 * s * y, -0.866 * x + 0.5 * s * y]
     return np.maximum(np.maximum(d[0], d[1]), d[2]) - inradius
+
+
+def _star(x, y, outer, inner, points):
+    """A star with ``points`` tips at radius ``outer`` (one at the top), notches at ``inner``.
+
+    Each wedge between a tip and a notch is folded onto one edge, whose signed distance is
+    exact near the boundary (which is all anti-aliasing needs).
+    """
+    sector = 2 * np.pi / points
+    angle = np.arctan2(x, -y)  # 0 at the top, y pointing down
+    phi = np.abs(np.mod(angle + sector / 2, sector) - sector / 2)
+    rho = np.sqrt(x * x + y * y)
+    qx, qy = rho * np.cos(phi), rho * np.sin(phi)
+    ax, ay = outer, 0.0
+    bx, by = inner * np.cos(sector / 2), inner * np.sin(sector / 2)
+    nx, ny = by - ay, -(bx - ax)  # outward normal of the tip→notch edge
+    norm = np.hypot(nx, ny)
+    return ((qx - ax) * nx + (qy - ay) * ny) / norm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +361,7 @@ def write_captions(objects, num_captions: int, rng: np.random.Generator) -> tupl
 
 
 def shapes_examples(generator: ShapesGenerator, split: str, num_scenes: int, image_size: int,
-                    shuffle: bool) -> tf.data.Dataset:
+                    shuffle: bool, seed: int | None = None) -> tf.data.Dataset:
     """A tf.data.Dataset of unbatched Shapes examples rendered on the fly.
 
     Each element is a dict: ``image`` uint8 (S, S, 3); ``captions`` string (num_captions,);
@@ -387,7 +404,7 @@ def shapes_examples(generator: ShapesGenerator, split: str, num_scenes: int, ima
 
     ds = tf.data.Dataset.range(num_scenes)
     if shuffle:
-        ds = ds.shuffle(num_scenes, reshuffle_each_iteration=True)
+        ds = ds.shuffle(num_scenes, seed=seed, reshuffle_each_iteration=True)
     return ds.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

@@ -154,7 +154,7 @@ class CaptionTokenizer(keras.layers.Layer):
         """Number of ids, reserved ones included."""
         return len(self.vocabulary) + len(RESERVED_TOKENS)
 
-    def call(self, captions, training=None):
+    def call(self, captions, training=None, seed=None):
         captions = tf.convert_to_tensor(captions)
         if captions.dtype != tf.string:
             raise TypeError(f"CaptionTokenizer expects tf.string captions, got {captions.dtype}.")
@@ -163,7 +163,7 @@ class CaptionTokenizer(keras.layers.Layer):
             captions = captions[tf.newaxis]
         ids = tf.cast(self.lookup(split_words(captions)), tf.int32)
         if training and self.long_captions == "sample":
-            tokens = _sample_word_positions(ids, self.max_words)
+            tokens = _sample_word_positions(ids, self.max_words, seed)
         else:
             tokens = ids[:, : self.max_words].to_tensor(PAD_ID, shape=[None, self.max_words])
         return tokens[0] if scalar else tokens
@@ -198,14 +198,22 @@ class CaptionTokenizer(keras.layers.Layer):
         return config
 
 
-def _sample_word_positions(ids: tf.RaggedTensor, max_words: int) -> tf.Tensor:
-    """Keeps ``max_words`` random word positions of each long row, in order; pads short rows."""
+def _sample_word_positions(ids: tf.RaggedTensor, max_words: int, seed=None) -> tf.Tensor:
+    """Keeps ``max_words`` random word positions of each long row, in order; pads short rows.
+
+    ``seed`` (int (2,)) makes the draw stateless (as tf.data pipelines need); None uses the
+    stateful generator.
+    """
     dense = ids.to_tensor(PAD_ID)
     dense = tf.pad(dense, [[0, 0], [0, tf.maximum(0, max_words - tf.shape(dense)[1])]])
     valid = tf.sequence_mask(ids.row_lengths(), tf.shape(dense)[1])
     # Real words get keys in [0, 1), padding -1: top_k keeps every word of a short row and a
     # uniform random subset of a long one; sorting the chosen positions restores word order.
-    keys = tf.where(valid, tf.random.uniform(tf.shape(dense)), -1.0)
+    if seed is None:
+        noise = tf.random.uniform(tf.shape(dense))
+    else:
+        noise = tf.random.stateless_uniform(tf.shape(dense), seed=seed)
+    keys = tf.where(valid, noise, -1.0)
     _, positions = tf.math.top_k(keys, k=max_words)
     positions = tf.sort(positions, axis=-1)
     return tf.gather(dense, positions, batch_dims=1)

@@ -1,0 +1,168 @@
+"""Pretraining runs: the DAMSM text/image encoders (``keras-t2i pretrain damsm``).
+
+A run takes resolved keyword arguments (``cli.py`` is the only place that parses flags),
+writes ``config.json`` first, trains with ``fit`` while logging to TensorBoard, saves the
+encoders, and measures R-precision on the test split into ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
+from keras_t2i import data as kt_data
+from keras_t2i.metrics.r_precision import r_precision
+from keras_t2i.text.damsm import DAMSM, DAMSMImageEncoder, DAMSMTextEncoder
+from keras_t2i.version import __version__
+
+TEXT_ENCODER_FILE = "text_encoder.keras"
+IMAGE_ENCODER_FILE = "image_encoder.keras"
+
+DAMSM_DEFAULTS = {
+    "data": "shapes",
+    "data_dir": None,
+    "data_options": {},
+    "image_size": 64,
+    "batch_size": 32,
+    "steps": None,  # None with epochs None: DEFAULT_DAMSM_BUDGET of the dataset
+    "epochs": None,
+    "max_words": None,
+    "backbone": "cnn",
+    "backbone_weights": None,
+    "embedding_dim": 300,
+    "units": 128,
+    # AttnGAN pretrain_DAMSM.py: Adam(0.002, betas (0.5, 0.999)), clip 0.25 on the RNN.
+    "learning_rate": 2e-3,
+    "beta_1": 0.5,
+    "beta_2": 0.999,
+    "text_clip_norm": 0.25,
+    "gamma1": 4.0,
+    "gamma2": 5.0,
+    "gamma3": 10.0,
+    "seed": 0,
+    "r_precision_folds": 10,
+}
+# Shapes: a few minutes on a 2-core CPU. CUB/COCO: the epochs of the released AttnGAN encoders.
+DEFAULT_DAMSM_BUDGET = {"shapes": {"steps": 400}, "cub": {"epochs": 200}, "coco": {"epochs": 100}}
+
+
+def resolve_damsm_config(**overrides) -> dict:
+    """Defaults, then the dataset's budget, then what the caller passed explicitly."""
+    unknown = sorted(set(overrides) - set(DAMSM_DEFAULTS) - {"out"})
+    if unknown:
+        raise TypeError(f"Unknown DAMSM option(s) {unknown}; valid: {sorted(DAMSM_DEFAULTS)}")
+    config = {**DAMSM_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    if config["steps"] is not None and config["epochs"] is not None:
+        raise ValueError("Give either steps or epochs, not both.")
+    if config["steps"] is None and config["epochs"] is None:
+        config.update(DEFAULT_DAMSM_BUDGET[config["data"]])
+    if "out" not in overrides or overrides["out"] is None:
+        config["out"] = f"runs/damsm-{config['data']}"
+    config["out"] = str(config["out"])
+    return config
+
+
+def machine_description() -> str:
+    """What the numbers of a run were measured on, for metrics files and benchmarks."""
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
+            f"{gpus} GPU(s), TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def _model_inputs(batch):
+    return {"image": batch["image"], "tokens": batch["tokens"], "class_id": batch["class_id"]}
+
+
+def encode_split(text_encoder, image_encoder, dataset):
+    """Global image codes, sentence codes and class ids of every example of a dataset."""
+    image_codes, text_codes, class_ids = [], [], []
+    for batch in dataset:
+        _, sentence = text_encoder(batch["tokens"], training=False)
+        _, image_global = image_encoder(batch["image"], training=False)
+        image_codes.append(image_global.numpy())
+        text_codes.append(sentence.numpy())
+        class_ids.append(batch["class_id"].numpy())
+    return np.concatenate(image_codes), np.concatenate(text_codes), np.concatenate(class_ids)
+
+
+def load_encoders(directory):
+    """(text_encoder, image_encoder) saved by a DAMSM pretraining run in ``directory``."""
+    directory = Path(directory)
+    found = []
+    for name in (TEXT_ENCODER_FILE, IMAGE_ENCODER_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"No {name} in {directory}: is it the --out directory of "
+                                    "`keras-t2i pretrain damsm`?")
+        found.append(keras.saving.load_model(path))
+    return tuple(found)
+
+
+def pretrain_damsm(**overrides) -> dict:
+    """Pretrains the DAMSM encoders and returns the test metrics (also in metrics.json).
+
+    Keyword arguments are those of ``DAMSM_DEFAULTS`` plus ``out`` (the run directory).
+    """
+    config = resolve_damsm_config(**overrides)
+    out = Path(config["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+    keras.utils.set_random_seed(config["seed"])
+
+    data_args = dict(data_dir=config["data_dir"], **config["data_options"])
+    tokenizer = kt_data.caption_tokenizer(config["data"], max_words=config["max_words"],
+                                          **data_args)
+    load = dict(data_args, image_size=config["image_size"], batch_size=config["batch_size"],
+                tokenizer=tokenizer)
+    train = kt_data.load(config["data"], "train", **load).map(_model_inputs)
+
+    text_encoder = DAMSMTextEncoder(tokenizer, embedding_dim=config["embedding_dim"],
+                                    units=config["units"], name="text_encoder")
+    image_encoder = DAMSMImageEncoder(
+        backbone=config["backbone"], feature_dim=text_encoder.feature_dim,
+        backbone_weights=config["backbone_weights"], name="image_encoder")
+    damsm = DAMSM(text_encoder, image_encoder, gamma1=config["gamma1"],
+                  gamma2=config["gamma2"], gamma3=config["gamma3"],
+                  text_clip_norm=config["text_clip_norm"])
+    damsm.compile(optimizer=keras.optimizers.Adam(
+        config["learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]))
+
+    if config["steps"] is not None:
+        fit_args = dict(x=train.repeat(), epochs=1, steps_per_epoch=int(config["steps"]))
+        update_freq = max(1, math.ceil(int(config["steps"]) / 100))
+    else:
+        fit_args = dict(x=train, epochs=int(config["epochs"]))
+        update_freq = "epoch"
+    callbacks = [keras.callbacks.TensorBoard(str(out / "logs"), update_freq=update_freq)]
+    start = time.time()
+    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=1)
+    train_seconds = time.time() - start
+
+    text_encoder.save(out / TEXT_ENCODER_FILE)
+    image_encoder.save(out / IMAGE_ENCODER_FILE)
+
+    test = kt_data.load(config["data"], "test", **load)
+    codes = encode_split(text_encoder, image_encoder, test)
+    metrics = r_precision(*codes, folds=config["r_precision_folds"], seed=config["seed"])
+    metrics.update(
+        train_loss=float(history.history["loss"][-1]),
+        steps=int(damsm.optimizer.iterations.numpy()),
+        train_minutes=round(train_seconds / 60, 2),
+        date=datetime.date.today().isoformat(),
+        machine=machine_description(),
+        package_version=__version__,
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    with tf.summary.create_file_writer(str(out / "logs" / "test")).as_default():
+        tf.summary.scalar("r_precision", metrics["r_precision"], step=metrics["steps"])
+    return metrics

@@ -1,0 +1,116 @@
+"""Tiny CUB-200-2011 and COCO-2014 folders in the layouts users have on disk.
+
+Every image is a small JPEG: blue background with a red rectangle where the CUB bounding box
+is, so tests can check the crop by colour.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# (class_dir, [(name, width, height, bbox x, y, w, h)]); classes 1-2 train, class 3 test.
+CUB_CLASSES = [
+    ("001.Black_footed_Albatross", [("Black_footed_Albatross_0001_1", 60, 40, 20, 10, 16, 12),
+                                    ("Black_footed_Albatross_0002_2", 48, 48, 4, 4, 30, 40)]),
+    ("002.Laysan_Albatross", [("Laysan_Albatross_0001_3", 50, 36, 10, 8, 12, 10),
+                              ("Laysan_Albatross_0002_4", 40, 60, 12, 20, 10, 20)]),
+    ("003.Sooty_Albatross", [("Sooty_Albatross_0001_5", 64, 40, 30, 12, 20, 16),
+                             ("Sooty_Albatross_0002_6", 44, 44, 0, 0, 44, 44)]),
+]
+CUB_TRAIN_CLASSES = 2
+
+
+def python2_pickle(strings: list[str]) -> bytes:
+    """A list of str pickled the way Python 2 wrote AttnGAN's filenames.pickle (protocol 2:
+    SHORT_BINSTRING/BINSTRING items, no globals)."""
+    out = bytearray(b"\x80\x02]q\x00(")
+    for s in strings:
+        data = s.encode("latin1")
+        if len(data) < 256:
+            out += b"U" + bytes([len(data)]) + data
+        else:
+            out += b"T" + len(data).to_bytes(4, "little") + data
+    out += b"e."
+    assert pickle.loads(bytes(out), encoding="latin1") == strings
+    return bytes(out)
+
+
+def write_jpeg(path: Path, width: int, height: int, box=None):
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:] = (0, 0, 255)
+    if box is not None:
+        x, y, w, h = box
+        pixels[y : y + h, x : x + w] = (255, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, format="JPEG", quality=95)
+
+
+def cub_captions(key: str) -> list[str]:
+    return [f"caption {i} of {key.split('/')[1].lower()} this bird is blue" for i in range(10)]
+
+
+def write_cub(root: Path, *, caption_dir="text", pickled_train=True) -> dict:
+    """Writes the CUB layout; returns {"train": keys, "test": keys}."""
+    cub = root / "CUB_200_2011"
+    images, boxes, labels, classes = [], [], [], []
+    splits = {"train": [], "test": []}
+    image_id = 0
+    for class_index, (class_dir, items) in enumerate(CUB_CLASSES, 1):
+        classes.append(f"{class_index} {class_dir}")
+        for name, width, height, x, y, w, h in items:
+            image_id += 1
+            key = f"{class_dir}/{name}"
+            write_jpeg(cub / "images" / f"{key}.jpg", width, height, (x, y, w, h))
+            images.append(f"{image_id} {key}.jpg")
+            boxes.append(f"{image_id} {float(x)} {float(y)} {float(w)} {float(h)}")
+            labels.append(f"{image_id} {class_index}")
+            text = root / caption_dir / f"{key}.txt"
+            text.parent.mkdir(parents=True, exist_ok=True)
+            text.write_text("\n".join(cub_captions(key)) + "\n")
+            splits["train" if class_index <= CUB_TRAIN_CLASSES else "test"].append(key)
+    for name, lines in (("images.txt", images), ("bounding_boxes.txt", boxes),
+                        ("image_class_labels.txt", labels), ("classes.txt", classes)):
+        (cub / name).write_text("\n".join(lines) + "\n")
+    for split, keys in splits.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        if split == "train" and pickled_train:
+            (root / split / "filenames.pickle").write_bytes(python2_pickle(keys))
+        else:
+            (root / split / "filenames.txt").write_text("\n".join(keys) + "\n")
+    return splits
+
+
+COCO_IMAGES = {
+    "train2014": [(9, 5), (25, 6), (30, 5)],  # (image id, number of captions)
+    "val2014": [(42, 5), (73, 7)],
+}
+
+
+def coco_caption(folder: str, image_id: int, i: int) -> str:
+    return f"a photo number {i} of {folder} image {image_id}"
+
+
+def write_coco(root: Path) -> dict:
+    """Writes the COCO-2014 layout; returns {folder: [file names]}."""
+    files = {}
+    ann_id = 0
+    for folder, items in COCO_IMAGES.items():
+        images, annotations = [], []
+        for image_id, count in items:
+            file_name = f"COCO_{folder}_{image_id:012d}.jpg"
+            write_jpeg(root / folder / file_name, 40 + image_id % 7, 30)
+            images.append({"id": image_id, "file_name": file_name, "width": 40, "height": 30})
+            for i in range(count):
+                ann_id += 1
+                annotations.append({"id": ann_id, "image_id": image_id,
+                                    "caption": coco_caption(folder, image_id, i)})
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / f"captions_{folder}.json").write_text(
+            json.dumps({"images": images, "annotations": annotations}))
+        files[folder] = [img["file_name"] for img in images]
+    return files
