@@ -25,6 +25,7 @@ from keras_t2i.metrics.r_precision import r_precision
 from keras_t2i.text.damsm import DAMSM, DAMSMImageEncoder, DAMSMTextEncoder
 from keras_t2i.version import __version__
 
+EVAL_BATCH_SIZE = 200
 TEXT_ENCODER_FILE = "text_encoder.keras"
 IMAGE_ENCODER_FILE = "image_encoder.keras"
 
@@ -85,10 +86,15 @@ def _model_inputs(batch):
 
 def encode_split(text_encoder, image_encoder, dataset):
     """Global image codes, sentence codes and class ids of every example of a dataset."""
+
+    @tf.function(reduce_retracing=True)
+    def encode(tokens, images):
+        return (image_encoder(images, training=False)[1],
+                text_encoder(tokens, training=False)[1])
+
     image_codes, text_codes, class_ids = [], [], []
     for batch in dataset:
-        _, sentence = text_encoder(batch["tokens"], training=False)
-        _, image_global = image_encoder(batch["image"], training=False)
+        image_global, sentence = encode(batch["tokens"], batch["image"])
         image_codes.append(image_global.numpy())
         text_codes.append(sentence.numpy())
         class_ids.append(batch["class_id"].numpy())
@@ -145,13 +151,13 @@ def pretrain_damsm(**overrides) -> dict:
         update_freq = "epoch"
     callbacks = [keras.callbacks.TensorBoard(str(out / "logs"), update_freq=update_freq)]
     start = time.time()
-    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=1)
+    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=1, shuffle=False)
     train_seconds = time.time() - start
 
     text_encoder.save(out / TEXT_ENCODER_FILE)
     image_encoder.save(out / IMAGE_ENCODER_FILE)
 
-    test = kt_data.load(config["data"], "test", **load)
+    test = kt_data.load(config["data"], "test", **dict(load, batch_size=EVAL_BATCH_SIZE))
     codes = encode_split(text_encoder, image_encoder, test)
     metrics = r_precision(*codes, folds=config["r_precision_folds"], seed=config["seed"])
     metrics.update(

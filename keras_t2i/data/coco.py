@@ -47,30 +47,13 @@ def read_captions(path: Path) -> list[dict]:
     return records
 
 
-class CocoCaptions2014(tfds.core.GeneratorBasedBuilder):
+class CocoCaptions2014(manual.ManualCaptionBuilder):
     """COCO-2014 images with their 5 (sometimes more) captions; test is val2014."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = __doc__
-
-    def __init__(self, *, skip_corrupt: bool = False, **kwargs):
-        self.skip_corrupt = skip_corrupt
-        super().__init__(**kwargs)
-
-    def _info(self):
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="MS-COCO 2014 with its human captions.",
-            features=tfds.features.FeaturesDict({
-                "image_bytes": tfds.features.Tensor(shape=(), dtype=np.object_),
-                "captions": tfds.features.Sequence(tfds.features.Text()),
-                "key": tfds.features.Text(),
-                "class_id": tfds.features.Tensor(shape=(), dtype=np.int32),
-                "image_id": tfds.features.Tensor(shape=(), dtype=np.int64),
-            }),
-            homepage="https://cocodataset.org/",
-        )
+    DESCRIPTION = "MS-COCO 2014 with its human captions."
+    HOMEPAGE = "https://cocodataset.org/"
+    EXTRA_FEATURES = {"image_id": tfds.features.Tensor(shape=(), dtype=np.int64)}
 
     def _split_generators(self, dl_manager):
         root = Path(dl_manager.manual_dir)
@@ -82,16 +65,8 @@ class CocoCaptions2014(tfds.core.GeneratorBasedBuilder):
         return splits
 
     def _generate_examples(self, records, image_dir: Path):
-        skipped = manual.SkipCounter("coco")
-        for index, record in enumerate(records):
-            path = manual.require_file(image_dir / record["file_name"], "COCO image")
-            try:
-                data, _, _ = manual.read_image(path)
-            except manual.CorruptImageError as err:
-                if not self.skip_corrupt:
-                    raise
-                skipped.skip(err, path)
-                continue
+        items = ((image_dir / r["file_name"], "COCO image", (i, r)) for i, r in enumerate(records))
+        for (index, record), data, _, _ in self._read_images(items):
             key = Path(record["file_name"]).stem
             yield key, {
                 "image_bytes": data,
@@ -101,4 +76,3 @@ class CocoCaptions2014(tfds.core.GeneratorBasedBuilder):
                 "class_id": np.int32(index),
                 "image_id": np.int64(record["id"]),
             }
-        skipped.report()

@@ -103,31 +103,16 @@ class CubMetadata:
         return captions
 
 
-class CubCaptions(tfds.core.GeneratorBasedBuilder):
+class CubCaptions(manual.ManualCaptionBuilder):
     """CUB-200-2011 images with the Reed et al. captions and the class-disjoint T2I split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = __doc__
-
-    def __init__(self, *, skip_corrupt: bool = False, **kwargs):
-        self.skip_corrupt = skip_corrupt
-        super().__init__(**kwargs)
-
-    def _info(self):
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="CUB-200-2011 birds with 10 captions per image (Reed et al. 2016).",
-            features=tfds.features.FeaturesDict({
-                "image_bytes": tfds.features.Tensor(shape=(), dtype=np.object_),
-                "crop": tfds.features.Tensor(shape=(4,), dtype=np.int32),
-                "captions": tfds.features.Sequence(tfds.features.Text()),
-                "key": tfds.features.Text(),
-                "class_id": tfds.features.Tensor(shape=(), dtype=np.int32),
-                "bbox": tfds.features.Tensor(shape=(4,), dtype=np.float32),
-            }),
-            homepage="https://www.vision.caltech.edu/datasets/cub_200_2011/",
-        )
+    DESCRIPTION = "CUB-200-2011 birds with 10 captions per image (Reed et al. 2016)."
+    HOMEPAGE = "https://www.vision.caltech.edu/datasets/cub_200_2011/"
+    EXTRA_FEATURES = {
+        "crop": tfds.features.Tensor(shape=(4,), dtype=np.int32),
+        "bbox": tfds.features.Tensor(shape=(4,), dtype=np.float32),
+    }
 
     def _split_generators(self, dl_manager):
         root = Path(dl_manager.manual_dir)
@@ -143,17 +128,9 @@ class CubCaptions(tfds.core.GeneratorBasedBuilder):
         return splits
 
     def _generate_examples(self, meta: CubMetadata, keys):
-        skipped = manual.SkipCounter("cub")
-        for key in keys:
+        items = ((meta.images_dir / meta.entries[k]["relpath"], f"image of {k}", k) for k in keys)
+        for key, data, height, width in self._read_images(items):
             entry = meta.entries[key]
-            path = manual.require_file(meta.images_dir / entry["relpath"], f"image of {key}")
-            try:
-                data, height, width = manual.read_image(path)
-            except manual.CorruptImageError as err:
-                if not self.skip_corrupt:
-                    raise
-                skipped.skip(err, path)
-                continue
             yield key, {
                 "image_bytes": data,
                 "crop": np.array(crop_box(entry["bbox"], height, width), np.int32),
@@ -162,4 +139,3 @@ class CubCaptions(tfds.core.GeneratorBasedBuilder):
                 "class_id": np.int32(entry["label"]),
                 "bbox": np.array(entry["bbox"], np.float32),
             }
-        skipped.report()

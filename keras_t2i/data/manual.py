@@ -14,6 +14,7 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
@@ -138,6 +139,62 @@ class SkipCounter:
         if self.paths:
             log.warning("%s: skipped %d corrupt image(s): %s", self.dataset, len(self.paths),
                         ", ".join(self.paths[:10]) + (" …" if len(self.paths) > 10 else ""))
+
+
+class ManualCaptionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Base of the caption builders over a manual dir.
+
+    Every example holds the image file's bytes (no re-encoding), its captions, a key and a
+    class id; subclasses add ``EXTRA_FEATURES`` and read their own layout.
+
+    Args:
+        skip_corrupt: bool. Skip images that cannot be decoded (logged and counted) instead
+            of failing. Defaults to False.
+        **kwargs: for ``tfds.core.GeneratorBasedBuilder`` (``data_dir``, …).
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    DESCRIPTION = ""
+    HOMEPAGE = ""
+    EXTRA_FEATURES: dict = {}
+
+    def __init__(self, *, skip_corrupt: bool = False, **kwargs):
+        self.skip_corrupt = skip_corrupt
+        super().__init__(**kwargs)
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.DESCRIPTION,
+            homepage=self.HOMEPAGE,
+            features=tfds.features.FeaturesDict({
+                "image_bytes": tfds.features.Tensor(shape=(), dtype=np.object_),
+                "captions": tfds.features.Sequence(tfds.features.Text()),
+                "key": tfds.features.Text(),
+                "class_id": tfds.features.Tensor(shape=(), dtype=np.int32),
+                **self.EXTRA_FEATURES,
+            }),
+        )
+
+    def _read_images(self, items):
+        """Yields ``(item, bytes, height, width)`` for each ``(path, what, item)``.
+
+        A missing file raises an error naming it and ``what`` it is; an undecodable one raises
+        :class:`CorruptImageError`, or with ``skip_corrupt`` is skipped and counted.
+        """
+        skipped = SkipCounter(self.name)
+        for path, what, item in items:
+            require_file(path, what)
+            try:
+                data, height, width = read_image(path)
+            except CorruptImageError as err:
+                if not self.skip_corrupt:
+                    raise
+                skipped.skip(err, path)
+                continue
+            yield item, data, height, width
+        skipped.report()
 
 
 def prepare(builder: tfds.core.DatasetBuilder, manual_dir: str, rebuild: bool = False):
