@@ -116,3 +116,70 @@ def damsm_sentence_loss(sentence, image_global, class_ids=None, gamma3=10.0):
     image_global = tf.cast(image_global, tf.float32)
     scores = gamma3 * _cosine(image_global[:, None, :], sentence[None, :, :])
     return _matching_cross_entropy(scores, class_ids)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits, mismatched_logits):
+    """DF-GAN's hinge loss for D with the mismatched-pair term (DF-GAN eq. 3; seeds.md §2.1).
+
+    L_D = E[max(0, 1 − D(x, e))] + ½·E[max(0, 1 + D(G(z, e), e))] + ½·E[max(0, 1 + D(x, ê))].
+
+    Args:
+        real_logits: (B,) D on real images with their own sentences.
+        fake_logits: (B',) D on generated images with their sentences.
+        mismatched_logits: (B,) D on real images with other images' sentences.
+
+    Returns:
+        dict of scalars: ``d_real``, ``d_fake``, ``d_mismatch`` (each hinge term, before the ½)
+        and ``d_adv`` (their weighted sum).
+    """
+    real = tf.reduce_mean(tf.nn.relu(1.0 - tf.cast(real_logits, tf.float32)))
+    fake = tf.reduce_mean(tf.nn.relu(1.0 + tf.cast(fake_logits, tf.float32)))
+    mismatched = tf.reduce_mean(tf.nn.relu(1.0 + tf.cast(mismatched_logits, tf.float32)))
+    return {"d_real": real, "d_fake": fake, "d_mismatch": mismatched,
+            "d_adv": real + 0.5 * (fake + mismatched)}
+
+
+def hinge_generator_loss(fake_logits):
+    """DF-GAN's generator loss −E[D(G(z, e), e)] (DF-GAN eq. 4)."""
+    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+
+
+def matching_aware_gradient_penalty(image_grads, sentence_grads, k=2.0, p=6.0):
+    """MA-GP: k · E[‖(∇ₓD(x, e), ∇ₑD(x, e))‖₂^p] on real images with matching sentences.
+
+    As in the CVPR'22 code, each sample's image and sentence gradients are flattened and
+    concatenated into one vector whose L2 norm is taken (the paper writes two norms). The
+    gradients come from a tape over the inputs nested inside the tape over D's weights, so the
+    penalty's own gradient is second order, as the method needs (``DFGAN`` does this).
+
+    Args:
+        image_grads: (B, H, W, 3) ∂ΣD/∂x at the real images.
+        sentence_grads: (B, D) ∂ΣD/∂e at their sentence embeddings.
+        k: float. Weight. Defaults to 2.
+        p: float. Power. Defaults to 6.
+
+    Returns:
+        The scalar penalty.
+    """
+    batch = tf.shape(image_grads)[0]
+    grad = tf.concat([tf.reshape(tf.cast(image_grads, tf.float32), (batch, -1)),
+                      tf.reshape(tf.cast(sentence_grads, tf.float32), (batch, -1))], axis=1)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=1))
+    return k * tf.reduce_mean(tf.pow(norm, p))
+
+
+def mode_seeking_loss(images_1, images_2, noise_1, noise_2, weight=1.0, eps=1e-5):
+    """MSGAN's mode-seeking term λ / (mean|G(c,z₁) − G(c,z₂)| / mean|z₁ − z₂| + ε).
+
+    Both means run over every element of the batch, as in the official code (an L1 ratio, not
+    per sample; seeds.md §5). Minimising it pushes images from different noise apart.
+
+    Args:
+        images_1, images_2: (B, H, W, 3) generated from the same captions with noise z₁, z₂.
+        noise_1, noise_2: (B, nz).
+        weight: float. λ_ms. Defaults to 1.
+        eps: float. Defaults to 1e-5.
+    """
+    images = tf.reduce_mean(tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)))
+    noise = tf.reduce_mean(tf.abs(tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)))
+    return weight / (images / noise + eps)

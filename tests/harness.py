@@ -8,7 +8,13 @@ import tensorflow as tf
 
 
 def _as_list(x):
+    """Layer outputs: a tuple or list of tensors is several outputs."""
     return list(x) if isinstance(x, list | tuple) else [x]
+
+
+def _expected(x):
+    """Expected shapes/dtypes: a list means one per output; a tuple is a single shape."""
+    return x if isinstance(x, list) else [x]
 
 
 def check_config_round_trip(layer):
@@ -20,38 +26,40 @@ def check_config_round_trip(layer):
     return clone
 
 
-def run_layer_checks(layer, inputs, expected_shapes, expected_dtypes, *, symbolic_dtype=None,
-                     fit=True):
+def run_layer_checks(layer, inputs, expected_shapes, expected_dtypes, *, fit=True):
     """Config round trip, eager call, symbolic call, output shapes/dtypes, one fit step.
 
     Args:
-        layer: a built-able Keras layer or model.
-        inputs: a concrete input batch.
+        layer: a Keras layer or model.
+        inputs: a concrete input batch, or a tuple of them for layers with several inputs
+            (passed positionally).
         expected_shapes: the output shape (or list of shapes), batch dimension included.
         expected_dtypes: the output dtype (or list of dtypes).
-        symbolic_dtype: dtype of the symbolic ``keras.Input``. Defaults to the input's.
         fit: run one ``fit`` step on a model wrapping the layer (trainable layers).
     """
-    check_config_round_trip(layer)
-    outputs = _as_list(layer(inputs))
-    for out, shape, dtype in zip(outputs, _as_list(expected_shapes), _as_list(expected_dtypes),
+    clone = check_config_round_trip(layer)
+    inputs = [tf.convert_to_tensor(x) for x in (inputs if isinstance(inputs, tuple)
+                                                else (inputs,))]
+    outputs = _as_list(layer(*inputs))
+    for out, shape, dtype in zip(outputs, _expected(expected_shapes), _expected(expected_dtypes),
                                  strict=True):
         assert tuple(out.shape) == tuple(shape), (out.shape, shape)
         assert out.dtype == tf.as_dtype(dtype), (out.dtype, dtype)
+    # A deserialised clone builds and runs on the same inputs with the same output shapes.
+    for out, clone_out in zip(outputs, _as_list(clone(*inputs)), strict=True):
+        assert tuple(clone_out.shape) == tuple(out.shape)
 
-    inputs_t = tf.convert_to_tensor(inputs)
-    symbolic_in = keras.Input(shape=tuple(inputs_t.shape[1:]),
-                              dtype=symbolic_dtype or inputs_t.dtype.name)
-    symbolic_out = _as_list(layer(symbolic_in))
-    for out, shape in zip(symbolic_out, _as_list(expected_shapes), strict=True):
+    symbolic_in = [keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype.name) for x in inputs]
+    symbolic_out = _as_list(layer(*symbolic_in))
+    for out, shape in zip(symbolic_out, _expected(expected_shapes), strict=True):
         assert tuple(out.shape[1:]) == tuple(shape[1:]), (out.shape, shape)
 
     if fit:
         model = keras.Model(symbolic_in, symbolic_out)
         model.compile(optimizer="sgd", loss=["mse"] * len(symbolic_out))
         before = [w.numpy().copy() for w in layer.trainable_weights]
-        targets = [np.zeros(o.shape, "float32") for o in outputs]
-        model.fit(inputs_t, targets, epochs=1, batch_size=len(inputs_t), verbose=0)
+        targets = [np.ones(o.shape, "float32") for o in outputs]
+        model.fit(inputs, targets, epochs=1, batch_size=len(inputs[0]), verbose=0)
         changed = [not np.allclose(b, w.numpy()) for b, w in
                    zip(before, layer.trainable_weights)]
         assert any(changed), "one fit step changed no trainable weight"

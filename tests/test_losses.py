@@ -112,3 +112,55 @@ def test_word_loss_gradients_are_finite_with_padding_and_masking():
     grads = tape.gradient(total, [words, regions])
     assert all(np.isfinite(g.numpy()).all() for g in grads)
     assert np.abs(grads[0].numpy()[1, 1:]).max() == 0.0  # padded words get no gradient
+
+
+def test_hinge_losses_hand_computed():
+    real = np.array([2.0, 0.5, -1.0], np.float32)  # relu(1 - x): 0, 0.5, 2 -> 0.8333
+    fake = np.array([-2.0, 0.0], np.float32)  # relu(1 + x): 0, 1 -> 0.5
+    mismatched = np.array([1.0, -0.5, -3.0], np.float32)  # 2, 0.5, 0 -> 0.8333
+    values = losses.hinge_discriminator_loss(real, fake, mismatched)
+    assert float(values["d_real"]) == pytest.approx(2.5 / 3)
+    assert float(values["d_fake"]) == pytest.approx(0.5)
+    assert float(values["d_mismatch"]) == pytest.approx(2.5 / 3)
+    assert float(values["d_adv"]) == pytest.approx(2.5 / 3 + 0.5 * (0.5 + 2.5 / 3))
+    assert float(losses.hinge_generator_loss(fake)) == pytest.approx(1.0)
+
+
+def test_ma_gp_of_a_linear_discriminator():
+    import tensorflow as tf
+
+    # D(x, e) = <w, x> + <u, e>: its input gradients are w and u for every sample, so the
+    # penalty is k·(|w|² + |u|²)^(p/2) and its gradient in w is k·p·(|w|² + |u|²)^(p/2-1)·w.
+    rng = np.random.default_rng(5)
+    w = tf.Variable(rng.normal(size=(4, 4, 3)).astype("float32") * 0.1)
+    u = tf.Variable(rng.normal(size=(6,)).astype("float32") * 0.1)
+    images = tf.constant(rng.normal(size=(3, 4, 4, 3)).astype("float32"))
+    sentences = tf.constant(rng.normal(size=(3, 6)).astype("float32"))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch([images, sentences])
+            logits = tf.reduce_sum(images * w, axis=[1, 2, 3]) + tf.reduce_sum(sentences * u, 1)
+            total = tf.reduce_sum(logits)
+        gx, ge = inner.gradient(total, [images, sentences])
+        penalty = losses.matching_aware_gradient_penalty(gx, ge, k=2.0, p=6.0)
+    sq = float(tf.reduce_sum(w**2) + tf.reduce_sum(u**2))
+    assert float(penalty) == pytest.approx(2.0 * sq**3, rel=1e-4)
+    grad_w = outer.gradient(penalty, w)
+    np.testing.assert_allclose(grad_w, 2.0 * 6.0 * sq**2 * w.numpy(), rtol=1e-3, atol=1e-9)
+
+
+def test_ma_gp_takes_one_joint_norm():
+    gx = np.zeros((2, 1, 1, 2), np.float32)
+    gx[:, 0, 0, 0] = 3.0
+    ge = np.array([[4.0], [0.0]], np.float32)  # sample norms: 5 and 3
+    value = losses.matching_aware_gradient_penalty(gx, ge, k=2.0, p=6.0)
+    assert float(value) == pytest.approx(2.0 * (5.0**6 + 3.0**6) / 2, rel=1e-6)
+
+
+def test_mode_seeking_hand_computed():
+    a = np.zeros((2, 2, 2, 3), np.float32)
+    b = np.full((2, 2, 2, 3), 0.5, np.float32)  # mean |a - b| = 0.5
+    z1 = np.zeros((2, 4), np.float32)
+    z2 = np.full((2, 4), 2.0, np.float32)  # mean |z1 - z2| = 2
+    value = losses.mode_seeking_loss(a, b, z1, z2, weight=3.0)
+    assert float(value) == pytest.approx(3.0 / (0.25 + 1e-5), rel=1e-6)

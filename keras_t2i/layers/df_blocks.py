@@ -1,0 +1,162 @@
+"""DF-GAN building blocks: DFBlock, UpBlock (generator) and DownBlock (discriminator).
+
+Shapes and initialisations follow the CVPR'22 code (seeds.md §2.1; Tao et al., DF-GAN,
+CVPR 2022, §3.2-3.3). Tensors are channels-last: images (batch, height, width, channels),
+conditions (batch, cond_dim).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_t2i import _backend  # noqa: F401
+from keras_t2i.layers.affine import Affine, torch_default_kernel
+
+
+def conv(filters, kernel, strides=1, padding="same", use_bias=True, name=None):
+    return keras.layers.Conv2D(filters, kernel, strides, padding=padding, use_bias=use_bias,
+                               kernel_initializer=torch_default_kernel(), name=name)
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class DFBlock(keras.layers.Layer):
+    """Deep text-image fusion block: Affine → LeakyReLU(0.2) → Affine → LeakyReLU(0.2).
+
+    Args:
+        channels: int.
+
+    Call arguments:
+        x: (batch, height, width, channels).
+        condition: (batch, cond_dim).
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.affine_0 = Affine(self.channels, name="affine_0")
+        self.affine_1 = Affine(self.channels, name="affine_1")
+
+    def build(self, x_shape, condition_shape):
+        self.affine_0.build(x_shape, condition_shape)
+        self.affine_1.build(x_shape, condition_shape)
+
+    def call(self, x, condition):
+        x = ops.leaky_relu(self.affine_0(x, condition), 0.2)
+        return ops.leaky_relu(self.affine_1(x, condition), 0.2)
+
+    def compute_output_shape(self, x_shape, condition_shape):
+        return tuple(x_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class UpBlock(keras.layers.Layer):
+    """DF-GAN generator block (``G_Block``): upsample ×2, then shortcut + fused residual.
+
+    residual = DFBlock(in) → conv3×3(in→out) → DFBlock(out) → conv3×3(out→out);
+    shortcut = conv1×1(in→out) when in ≠ out, else identity.
+
+    Args:
+        in_channels: int.
+        out_channels: int.
+
+    Call arguments:
+        x: (batch, h, w, in_channels).
+        condition: (batch, cond_dim).
+
+    Returns:
+        (batch, 2h, 2w, out_channels).
+    """
+
+    def __init__(self, in_channels, out_channels, **kwargs):
+        super().__init__(**kwargs)
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest", name="upsample")
+        self.fuse_0 = DFBlock(self.in_channels, name="fuse_0")
+        self.conv_0 = conv(self.out_channels, 3, name="conv_0")
+        self.fuse_1 = DFBlock(self.out_channels, name="fuse_1")
+        self.conv_1 = conv(self.out_channels, 3, name="conv_1")
+        self.shortcut = (conv(self.out_channels, 1, padding="valid", name="shortcut")
+                         if self.in_channels != self.out_channels else None)
+
+    def build(self, x_shape, condition_shape):
+        up = (x_shape[0], None if x_shape[1] is None else 2 * x_shape[1],
+              None if x_shape[2] is None else 2 * x_shape[2], self.in_channels)
+        out = up[:3] + (self.out_channels,)
+        self.fuse_0.build(up, condition_shape)
+        self.conv_0.build(up)
+        self.fuse_1.build(out, condition_shape)
+        self.conv_1.build(out)
+        if self.shortcut is not None:
+            self.shortcut.build(up)
+
+    def call(self, x, condition):
+        x = self.upsample(x)
+        h = self.conv_0(self.fuse_0(x, condition))
+        h = self.conv_1(self.fuse_1(h, condition))
+        return (x if self.shortcut is None else self.shortcut(x)) + h
+
+    def compute_output_shape(self, x_shape, condition_shape):
+        return (x_shape[0], None if x_shape[1] is None else 2 * x_shape[1],
+                None if x_shape[2] is None else 2 * x_shape[2], self.out_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "in_channels": self.in_channels,
+                "out_channels": self.out_channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2i")
+class DownBlock(keras.layers.Layer):
+    """DF-GAN discriminator block (``D_Block``): shortcut + γ·residual, halving the size.
+
+    residual = conv4×4 stride 2 (no bias) → LeakyReLU(0.2) → conv3×3 (no bias) → LeakyReLU(0.2);
+    shortcut = [conv1×1(in→out) when in ≠ out] → average-pool 2. γ is a learned scalar that
+    starts at 0, so the block starts as its shortcut.
+
+    Args:
+        in_channels: int.
+        out_channels: int.
+
+    Call arguments:
+        x: (batch, h, w, in_channels).
+
+    Returns:
+        (batch, h/2, w/2, out_channels).
+    """
+
+    def __init__(self, in_channels, out_channels, **kwargs):
+        super().__init__(**kwargs)
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.conv_0 = conv(self.out_channels, 4, strides=2, use_bias=False, name="conv_0")
+        self.conv_1 = conv(self.out_channels, 3, use_bias=False, name="conv_1")
+        self.shortcut = (conv(self.out_channels, 1, padding="valid", name="shortcut")
+                         if self.in_channels != self.out_channels else None)
+        self.pool = keras.layers.AveragePooling2D(2, name="pool")
+
+    def build(self, x_shape):
+        self.conv_0.build(x_shape)
+        half = (x_shape[0], None if x_shape[1] is None else x_shape[1] // 2,
+                None if x_shape[2] is None else x_shape[2] // 2, self.out_channels)
+        self.conv_1.build(half)
+        if self.shortcut is not None:
+            self.shortcut.build(x_shape)
+        self.gamma = self.add_weight(shape=(), initializer="zeros", name="gamma")
+
+    def call(self, x):
+        h = ops.leaky_relu(self.conv_0(x), 0.2)
+        h = ops.leaky_relu(self.conv_1(h), 0.2)
+        shortcut = x if self.shortcut is None else self.shortcut(x)
+        return self.pool(shortcut) + ops.cast(self.gamma, h.dtype) * h
+
+    def compute_output_shape(self, x_shape):
+        return (x_shape[0], None if x_shape[1] is None else x_shape[1] // 2,
+                None if x_shape[2] is None else x_shape[2] // 2, self.out_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "in_channels": self.in_channels,
+                "out_channels": self.out_channels}

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from harness import run_layer_checks
+
+from keras_t2i.layers import Affine, DFBlock, DownBlock, UpBlock
+
+RNG = np.random.default_rng(0)
+
+
+def tensor(*shape):
+    return tf.constant(RNG.normal(size=shape).astype("float32"))
+
+
+def test_affine_is_the_identity_at_initialisation():
+    layer = Affine(8)
+    x, cond = tensor(3, 5, 5, 8), tensor(3, 20)
+    np.testing.assert_allclose(layer(x, cond), x, atol=1e-6)
+
+
+def test_affine_learns_a_condition_dependent_transform():
+    layer = Affine(4)
+    run_layer_checks(layer, (tensor(2, 3, 3, 4), tensor(2, 6)), (2, 3, 3, 4), "float32")
+    x, cond = tensor(2, 3, 3, 4), tensor(2, 6)
+    out = layer(x, cond).numpy()
+    assert not np.allclose(out, x.numpy()), "one fit step moved γ/β away from the identity"
+    gamma = layer.gamma_out(layer.gamma_hidden(cond)).numpy()
+    beta = layer.beta_out(layer.beta_hidden(cond)).numpy()
+    np.testing.assert_allclose(out, gamma[:, None, None] * x.numpy() + beta[:, None, None],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_affine_rejects_wrong_channels():
+    with pytest.raises(ValueError, match="channels"):
+        Affine(4)(tensor(1, 2, 2, 3), tensor(1, 5))
+
+
+def test_dfblock_at_init_is_two_leaky_relus():
+    block = DFBlock(6)
+    x, cond = tensor(2, 4, 4, 6), tensor(2, 10)
+    leaky = np.where(x.numpy() > 0, x.numpy(), 0.2 * x.numpy())
+    leaky = np.where(leaky > 0, leaky, 0.2 * leaky)
+    np.testing.assert_allclose(block(x, cond), leaky, atol=1e-6)
+    run_layer_checks(DFBlock(6), (x, cond), (2, 4, 4, 6), "float32")
+
+
+@pytest.mark.parametrize("in_ch,out_ch", [(8, 8), (8, 4)])
+def test_upblock_doubles_the_size(in_ch, out_ch):
+    block = UpBlock(in_ch, out_ch)
+    out = run_layer_checks(block, (tensor(2, 4, 4, in_ch), tensor(2, 12)),
+                           (2, 8, 8, out_ch), "float32")
+    assert out[0].shape == (2, 8, 8, out_ch)
+    assert (block.shortcut is None) == (in_ch == out_ch)
+
+
+@pytest.mark.parametrize("in_ch,out_ch", [(4, 4), (4, 8)])
+def test_downblock_halves_the_size_and_starts_as_its_shortcut(in_ch, out_ch):
+    block = DownBlock(in_ch, out_ch)
+    x = tensor(2, 8, 8, in_ch)
+    out = block(x).numpy()
+    assert out.shape == (2, 4, 4, out_ch)
+    assert float(block.gamma.numpy()) == 0.0
+    shortcut = x if block.shortcut is None else block.shortcut(x)
+    np.testing.assert_allclose(out, block.pool(shortcut), atol=1e-6)
+    run_layer_checks(DownBlock(in_ch, out_ch), x, (2, 4, 4, out_ch), "float32")
