@@ -87,6 +87,11 @@ class TextToImageGAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(0, name="noise_seed")
         self.g_optimizer = self.d_optimizer = None
         self.trackers = {}
+        if not self.text_encoder.built:
+            self.text_encoder.build((None, self.text_encoder.tokenizer.max_words))
+        # The networks build themselves from their configs; the wrapper has no weights of its
+        # own, so it is built once they are (saving and tf.distribute need that).
+        self.built = True
 
     # -- hooks for the model families -------------------------------------------------------
     def generate_images(self, noise, text, training=None):
@@ -139,6 +144,16 @@ class TextToImageGAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         names = list(self.tracked_losses()) + (["ms"] if self.mode_seeking else [])
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    def get_compile_config(self):
+        if self.g_optimizer is None:
+            return None
+        return {"g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+                "d_optimizer": keras.optimizers.serialize(self.d_optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
+                     d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]))
 
     @property
     def metrics(self):
