@@ -14,8 +14,6 @@ from keras_t2i.version import __version__
 
 # Subcommands of DESIGN §4.2 that later issues build; until then they say so and exit 2.
 NOT_YET = {
-    "train": "DF-GAN training arrives with the DF-GAN/MSGAN issue",
-    "generate": "image generation arrives with the DF-GAN/MSGAN issue",
     "export": "SavedModel export arrives with the export and serving issue",
     "serve": "the PredictionService-compatible server arrives with the export and serving issue",
     "evaluate": "evaluation arrives with the evaluation issue",
@@ -27,7 +25,7 @@ EXIT_USAGE = 2
 def _not_yet(command):
     def run(args):
         print(f"keras-t2i {command}: not implemented yet ({NOT_YET[command]}). "
-              "Available now: keras-t2i pretrain damsm.", file=sys.stderr)
+              "Available now: train, generate --run, pretrain damsm.", file=sys.stderr)
         return EXIT_USAGE
 
     return run
@@ -76,6 +74,89 @@ def _run_pretrain_damsm(args):
     return 0
 
 
+def _run_train(args):
+    from keras_t2i.train import train
+
+    data_options = {}
+    if args.max_objects is not None:
+        data_options["max_objects"] = args.max_objects
+    train(model=args.model, preset=args.preset, data=args.data, data_dir=args.data_dir,
+          data_options=data_options or None, image_size=args.image_size, nf=args.nf,
+          batch_size=args.batch_size, steps=args.steps, epochs=args.epochs,
+          mode_seeking=args.mode_seeking, strategy=args.strategy, out=args.out,
+          resume=args.resume or None, checkpoint_every=args.checkpoint_every,
+          sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed)
+    return 0
+
+
+def _add_train_parser(commands):
+    train = commands.add_parser(
+        "train", help="train a text-to-image GAN (no flags: the CPU quickstart)",
+        description="Train a text-to-image GAN. With no flags: the quickstart, DF-GAN on "
+                    "Shapes at 64x64 (preset dfgan_shapes_64), pretraining its DAMSM text "
+                    "encoder first. Flags override the preset one by one.")
+    train.add_argument("--model", choices=("dfgan",), help="model family (default dfgan)")
+    train.add_argument("--preset", help="dfgan_shapes_64 (default on shapes), dfgan_cub_256, "
+                                        "dfgan_coco_256")
+    train.add_argument("--data", choices=("shapes", "cub", "coco"),
+                       help="dataset (default: the preset's)")
+    train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
+    train.add_argument("--max-objects", type=_positive_int, help="Shapes: objects per scene")
+    train.add_argument("--image-size", type=_positive_int, help="output side (64, 128, 256)")
+    train.add_argument("--nf", type=_positive_int, help="base width of G and D")
+    train.add_argument("--batch-size", type=_positive_int, help="global batch size")
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=_positive_int, help="generator updates in all")
+    budget.add_argument("--epochs", type=_positive_int, help="passes over the training split")
+    train.add_argument("--mode-seeking", type=float, metavar="LAMBDA",
+                       help="MSGAN mode-seeking weight (e.g. 1.0; default off)")
+    train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
+                       help="one device (default), all local devices, or TF_CONFIG workers")
+    train.add_argument("--out", help="run directory (default runs/<preset>[-ms])")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last checkpoint")
+    train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                       help="checkpoint every N steps (and at the end)")
+    train.add_argument("--sample-every", type=_positive_int, metavar="N",
+                       help="sample grid every N steps")
+    train.add_argument("--text-encoder", metavar="DIR",
+                       help="a `keras-t2i pretrain damsm` run to reuse (default: pretrain one)")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.set_defaults(func=_run_train)
+
+
+def _run_generate(args):
+    import numpy as np
+    from PIL import Image
+
+    from keras_t2i.callbacks import image_grid
+    from keras_t2i.train import load_run
+
+    if args.run is None:
+        raise ValueError("keras-t2i generate needs --run runs/NAME (the SavedModel and server "
+                         "routes arrive with the export and serving work).")
+    gan = load_run(args.run)
+    seeds = [args.seed + k for k in range(args.num)]
+    images = np.concatenate([gan.generate(args.captions, seeds=[s] * len(args.captions))
+                             for s in seeds])
+    Image.fromarray(image_grid(images, rows=args.num)).save(args.out)
+    print(f"Wrote {args.out}: {args.num} row(s) (seeds {seeds[0]}..{seeds[-1]}) x "
+          f"{len(args.captions)} caption(s).")
+    return 0
+
+
+def _add_generate_parser(commands):
+    gen = commands.add_parser(
+        "generate", help="generate images from captions",
+        description="Generate a grid of images: one column per caption, one row per seed.")
+    gen.add_argument("captions", nargs="+", help="one or more captions")
+    gen.add_argument("--run", help="a training run directory (runs/NAME)")
+    gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    gen.add_argument("--num", type=_positive_int, default=1, help="rows, seeds seed..seed+num-1")
+    gen.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
+    gen.set_defaults(func=_run_generate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-t2i",
@@ -84,9 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"keras-t2i {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    for name, text in (("train", "train a text-to-image GAN (quickstart: no flags)"),
-                       ("generate", "generate images from captions"),
-                       ("export", "export a trained run as a TF Serving SavedModel"),
+    _add_train_parser(commands)
+    _add_generate_parser(commands)
+    for name, text in (("export", "export a trained run as a TF Serving SavedModel"),
                        ("serve", "serve SavedModels over TF Serving's gRPC API"),
                        ("evaluate", "FID/KID, R-precision, Shapes semantic accuracy")):
         sub = commands.add_parser(name, help=f"{text} [not implemented yet]",

@@ -87,8 +87,6 @@ class TextToImageGAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(0, name="noise_seed")
         self.g_optimizer = self.d_optimizer = None
         self.trackers = {}
-        if not self.text_encoder.built:
-            self.text_encoder.build((None, self.text_encoder.tokenizer.max_words))
         # The networks build themselves from their configs; the wrapper has no weights of its
         # own, so it is built once they are (saving and tf.distribute need that).
         self.built = True

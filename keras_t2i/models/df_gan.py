@@ -57,6 +57,25 @@ class DFGAN(TextToImageGAN):
         self.gp_weight = float(gp_weight)
         self.gp_power = float(gp_power)
 
+    @classmethod
+    def from_preset(cls, name, text_encoder, **overrides):
+        """A DF-GAN from a preset of ``kt.models.presets`` (e.g. ``"dfgan_shapes_64"``).
+
+        Args:
+            name: str. The preset.
+            text_encoder: DAMSMTextEncoder pretrained on the preset's dataset.
+            **overrides: constructor kwargs that replace the preset's.
+        """
+        from keras_t2i.models.presets import get_preset
+
+        preset = get_preset(name)
+        if preset["family"] != "dfgan":
+            raise ValueError(f"Preset {name!r} is for {preset['family']!r}, not DF-GAN.")
+        if text_encoder is None:
+            raise ValueError("DF-GAN needs a pretrained text encoder: pass text_encoder= (e.g. "
+                             "from `keras-t2i pretrain damsm`, kt.pretrain.load_encoders).")
+        return cls(text_encoder, **{**preset["model"], **overrides})
+
     def tracked_losses(self):
         return ("d_loss", "g_loss", "ma_gp", "d_real", "d_fake", "d_mismatch")
 

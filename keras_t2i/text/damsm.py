@@ -64,6 +64,7 @@ class DAMSMTextEncoder(keras.Model):
         self.rnn = keras.layers.Bidirectional(
             keras.layers.LSTM(self.units, return_sequences=True, return_state=True),
             name="bilstm")
+        self.build((None, tokenizer.max_words))
 
     @property
     def feature_dim(self) -> int:
@@ -194,6 +195,7 @@ class DAMSMImageEncoder(keras.Model):
             name="local_projection")
         self.global_projection = keras.layers.Dense(
             self.feature_dim, kernel_initializer=_uniform_init(), name="global_projection")
+        self.build((None, self.input_size, self.input_size, 3))
 
     def build(self, input_shape):
         size = self.input_size
@@ -262,19 +264,11 @@ class DAMSM(keras.Model):
         self.text_clip_norm = None if text_clip_norm is None else float(text_clip_norm)
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("loss", "word_loss", "sentence_loss")}
-        # Built now so that compile()/fit() (and a strategy's optimizer build) see every weight.
-        self.build()
+        self.built = True  # the encoders build themselves
 
     @property
     def metrics(self):
         return list(self.trackers.values())
-
-    def build(self, input_shape=None):
-        if not self.text_encoder.built:
-            self.text_encoder.build((None, self.text_encoder.tokenizer.max_words))
-        if not self.image_encoder.built:
-            self.image_encoder.build((None, None, None, 3))
-        self.built = True
 
     def call(self, inputs, training=None):
         words, sentence = self.text_encoder(inputs["tokens"], training=training)

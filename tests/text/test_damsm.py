@@ -39,7 +39,6 @@ def test_sentence_feature_is_the_final_state_of_each_direction():
         np.testing.assert_allclose(sentence[b, 8:], words[b, 0, 8:], atol=1e-6)
     # Padding does not change the sentence feature.
     longer = tiny_text_encoder()
-    longer.build((None, 10))
     longer.set_weights(enc.get_weights())
     _, padded = longer(np.pad(tokens[:1], [[0, 0], [0, 4]]), training=False)
     np.testing.assert_allclose(padded[0], sentence[0], atol=1e-6)

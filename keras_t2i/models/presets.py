@@ -1,0 +1,63 @@
+"""Presets: plain dicts of constructor and training keyword arguments (CONVENTIONS.md #4).
+
+``model`` holds the model constructor's kwargs, ``data`` the dataset and its options, ``train``
+the optimisation (the CLI's flags override these one by one), ``damsm`` the text-encoder
+pretraining a run does when it is given no encoder.
+"""
+
+from __future__ import annotations
+
+import copy
+
+# DF-GAN CVPR'22 (seeds.md §2.1): Adam G 1e-4, D 4e-4, betas (0, 0.9), batch 32, nf 32,
+# 256×256; CUB 1301 epochs, COCO 301.
+_DFGAN_PAPER_TRAIN = {"batch_size": 32, "g_learning_rate": 1e-4, "d_learning_rate": 4e-4,
+                      "beta_1": 0.0, "beta_2": 0.9}
+
+PRESETS = {
+    "dfgan_shapes_64": {
+        "description": "The CPU quickstart: DF-GAN at 64×64 on single-object Shapes, nf 8, "
+                       "about ten minutes on two cores with the DAMSM pretraining.",
+        "family": "dfgan",
+        "model": {"image_size": 64, "nf": 8, "noise_dim": 100},
+        "data": {"name": "shapes", "options": {"max_objects": 1}},
+        "train": {**_DFGAN_PAPER_TRAIN, "steps": 350, "checkpoint_every": 50,
+                  "sample_every": 50},
+        "damsm": {"steps": 400},
+    },
+    "dfgan_cub_256": {
+        "description": "DF-GAN on CUB-200-2011 at 256×256 with the paper's hyper-parameters.",
+        "family": "dfgan",
+        "model": {"image_size": 256, "nf": 32, "noise_dim": 100},
+        "data": {"name": "cub", "options": {}},
+        "train": {**_DFGAN_PAPER_TRAIN, "epochs": 1301, "checkpoint_every": 2000,
+                  "sample_every": 1000},
+        "damsm": {"epochs": 200},
+    },
+    "dfgan_coco_256": {
+        "description": "DF-GAN on COCO-2014 at 256×256 with the paper's hyper-parameters.",
+        "family": "dfgan",
+        "model": {"image_size": 256, "nf": 32, "noise_dim": 100},
+        "data": {"name": "coco", "options": {}},
+        "train": {**_DFGAN_PAPER_TRAIN, "epochs": 301, "checkpoint_every": 5000,
+                  "sample_every": 2000},
+        "damsm": {"epochs": 100},
+    },
+}
+
+
+def get_preset(name: str) -> dict:
+    """A deep copy of the preset ``name``; an unknown name lists the valid ones."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])
+
+
+def preset_for(family: str, data: str) -> str:
+    """The default preset of a model family on a dataset (``dfgan`` + ``shapes`` → …_64)."""
+    matches = [n for n, p in PRESETS.items() if p["family"] == family
+               and p["data"]["name"] == data]
+    if not matches:
+        raise ValueError(f"No preset for model {family!r} on {data!r}; presets: "
+                         f"{', '.join(PRESETS)}")
+    return matches[0]

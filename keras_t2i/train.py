@@ -1,0 +1,324 @@
+"""Training runs (``keras-t2i train``): config → data → text encoder → model → fit → run dir.
+
+A run directory holds ``config.json`` (the resolved options), ``logs/`` (TensorBoard: every
+tracked loss, the sample grid, its captions, the hyper-parameters), ``samples/`` (grid PNGs),
+``checkpoints/`` (generator, discriminator, both optimizers with their step counters, and the
+noise RNG state, every ``checkpoint_every`` steps and at the end), ``damsm/`` (the text
+encoder pretrained for the run, unless one was given) and ``model.keras`` at the end.
+
+``resume=True`` restores the latest checkpoint and continues to the same step budget, so a
+killed run loses at most one checkpoint interval.
+
+Strategies: ``default`` (one device), ``mirrored`` (all local devices, through ``fit``) and
+``multi-worker`` (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, through a custom loop
+that runs the same ``train_step``: Keras 3.15's ``fit`` fails under multi-worker,
+keras-team/keras#20585).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from keras_t2i import _backend  # noqa: F401
+from keras_t2i import callbacks as kt_callbacks
+from keras_t2i import data as kt_data
+from keras_t2i.models.df_gan import DFGAN
+from keras_t2i.models.presets import get_preset, preset_for
+
+FAMILIES = {"dfgan": DFGAN}
+STRATEGIES = ("default", "mirrored", "multi-worker")
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+
+# Fixed captions of the Shapes sample grid: every shape and colour, several positions.
+SHAPES_GRID_CAPTIONS = (
+    "a big red circle in the center",
+    "a small blue square in the top left corner",
+    "a big green triangle on the right",
+    "a big yellow star at the bottom",
+    "a small white cross in the center",
+    "a big purple diamond in the lower left",
+    "a big orange square in the upper right",
+    "a small cyan circle on the left",
+)
+
+TRAIN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "image_size", "nf",
+                 "batch_size", "steps", "epochs", "mode_seeking", "strategy", "out", "resume",
+                 "checkpoint_every", "sample_every", "text_encoder", "seed", "g_learning_rate",
+                 "d_learning_rate", "beta_1", "beta_2")
+
+
+def resolve_train_config(**options) -> dict:
+    """Preset values, then the saved config of a resumed run, then the explicit options.
+
+    Options left as None take the preset's value. With ``resume``, the run's saved config is
+    the base, so ``--resume`` alone continues exactly the run that was started.
+    """
+    unknown = sorted(set(options) - set(TRAIN_OPTIONS))
+    if unknown:
+        raise TypeError(f"Unknown training option(s) {unknown}; valid: {TRAIN_OPTIONS}")
+    given = {k: v for k, v in options.items() if v is not None}
+    family = given.get("model", "dfgan")
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown model {family!r}; built so far: {', '.join(FAMILIES)}")
+    data = given.get("data", "shapes")
+    preset_name = given.get("preset") or preset_for(family, data)
+    preset = get_preset(preset_name)
+    if "data" not in given:
+        data = preset["data"]["name"]
+    mode_seeking = float(given.get("mode_seeking", 0.0))
+    default_out = f"runs/{preset_name}" + ("-ms" if mode_seeking else "")
+    out = str(given.get("out", default_out))
+
+    config = {
+        "model": family,
+        "preset": preset_name,
+        "data": data,
+        "data_dir": None,
+        "data_options": preset["data"]["options"] if data == preset["data"]["name"] else {},
+        "model_kwargs": {**preset["model"], "mode_seeking": mode_seeking},
+        **{k: preset["train"].get(k) for k in ("batch_size", "steps", "epochs",
+                                               "checkpoint_every", "sample_every",
+                                               "g_learning_rate", "d_learning_rate",
+                                               "beta_1", "beta_2")},
+        "damsm": preset["damsm"],
+        "strategy": "default",
+        "out": out,
+        "text_encoder": None,
+        "seed": 0,
+    }
+    saved = Path(out) / CONFIG_FILE
+    if given.get("resume") and saved.is_file():
+        config = json.loads(saved.read_text())
+    for key in ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
+                "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
+                "beta_2"):
+        if key in given:
+            config[key] = given[key]
+    config["data_options"] = {**config["data_options"], **given.get("data_options", {})}
+    for key in ("image_size", "nf"):
+        if key in given:
+            config["model_kwargs"][key] = given[key]
+    if "mode_seeking" in given:
+        config["model_kwargs"]["mode_seeking"] = mode_seeking
+    if "steps" in given or "epochs" in given:
+        if "steps" in given and "epochs" in given:
+            raise ValueError("Give either steps or epochs, not both.")
+        config["steps"], config["epochs"] = given.get("steps"), given.get("epochs")
+    if config["strategy"] not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {config['strategy']!r}; valid: {STRATEGIES}")
+    config["resume"] = bool(given.get("resume", False))
+    return config
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multi-worker reads the cluster from TF_CONFIG, which is "
+                             "not set (see the README, 'Training on several machines').")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker"
+                                              and resolver.task_id == 0)
+
+
+def obtain_text_encoder(config: dict):
+    """The run's text encoder: the one given, the one pretrained for this run, or a new one."""
+    from keras_t2i.pretrain import TEXT_ENCODER_FILE, load_encoders, pretrain_damsm
+
+    if config["text_encoder"]:
+        return load_encoders(config["text_encoder"])[0]
+    run_damsm = Path(config["out"]) / "damsm"
+    if not (run_damsm / TEXT_ENCODER_FILE).is_file():
+        print(f"No --text-encoder given: pretraining DAMSM into {run_damsm} first.")
+        pretrain_damsm(data=config["data"], data_dir=config["data_dir"],
+                       data_options=config["data_options"], seed=config["seed"],
+                       out=str(run_damsm), **config["damsm"])
+    return load_encoders(run_damsm)[0]
+
+
+def build_gan(config: dict, text_encoder):
+    gan = FAMILIES[config["model"]](text_encoder, **config["model_kwargs"])
+    opt = dict(beta_1=config["beta_1"], beta_2=config["beta_2"])
+    gan.compile(g_optimizer=keras.optimizers.Adam(config["g_learning_rate"], **opt),
+                d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], **opt))
+    return gan
+
+
+def gan_checkpoint(gan) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: both networks, both optimizers (with their step
+    counters) and the noise generator's state."""
+    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
+                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
+                               noise_seed=gan.seed_generator.state.value)
+
+
+def load_run(run_dir):
+    """The GAN of a run directory at its latest checkpoint (for ``generate`` and export)."""
+    from keras_t2i.pretrain import load_encoders
+
+    run_dir = Path(run_dir)
+    saved = run_dir / CONFIG_FILE
+    if not saved.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run: {saved} does not exist.")
+    config = json.loads(saved.read_text())
+    text_dir = config["text_encoder"] or run_dir / "damsm"
+    gan = build_gan(config, load_encoders(text_dir)[0])
+    manager = tf.train.CheckpointManager(gan_checkpoint(gan), run_dir / "checkpoints", 3)
+    if manager.latest_checkpoint is None:
+        raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
+    gan_checkpoint(gan).restore(manager.latest_checkpoint).expect_partial()
+    return gan
+
+
+def _grid_captions(config, tokenizer):
+    if config["data"] == "shapes":
+        return list(SHAPES_GRID_CAPTIONS)
+    batch = next(iter(kt_data.load(config["data"], "test", data_dir=config["data_dir"],
+                                   batch_size=8, tokenizer=tokenizer, image_size=32)))
+    return [c.decode() for c in batch["caption"].numpy()]
+
+
+def _hparams(config) -> dict:
+    flat = {"model": config["model"], "preset": config["preset"], "data": config["data"],
+            "batch_size": config["batch_size"], "g_learning_rate": config["g_learning_rate"],
+            "d_learning_rate": config["d_learning_rate"], "strategy": config["strategy"],
+            "seed": config["seed"]}
+    flat.update({k: v for k, v in config["model_kwargs"].items()
+                 if isinstance(v, int | float | str)})
+    return flat
+
+
+class ScalarLogger(keras.callbacks.Callback):
+    """Every tracked loss as a TensorBoard scalar, at the GAN step (stable across resumes)."""
+
+    def __init__(self, log_dir, every_n_steps=10):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "train"))
+        self.every_n_steps = int(every_n_steps)
+        self._last = (None, None)
+
+    def _write(self, step, logs):
+        with self.writer.as_default():
+            for name, value in logs.items():
+                tf.summary.scalar(f"loss/{name}", float(value), step=step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = kt_callbacks.gan_step(self.model)
+        if logs:
+            self._last = (step, dict(logs))
+            if step % self.every_n_steps == 0:
+                self._write(step, logs)
+
+    def on_train_end(self, logs=None):
+        step, last = self._last
+        if last and step % self.every_n_steps:
+            self._write(step, last)
+        self.writer.flush()
+
+
+def train(**options) -> dict:
+    """Runs (or resumes) a training run; returns its resolved config with ``step`` reached."""
+    config = resolve_train_config(**options)
+    out = Path(config["out"])
+    checkpoints = out / "checkpoints"
+    if not config["resume"] and tf.train.latest_checkpoint(checkpoints):
+        raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
+                         "it, or choose another --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(json.dumps({k: v for k, v in config.items() if k != "resume"},
+                                              indent=2, sort_keys=True))
+    keras.utils.set_random_seed(config["seed"])
+    strategy = make_strategy(config["strategy"])
+    chief = is_chief(strategy)
+    text_encoder = obtain_text_encoder(config)
+    with strategy.scope():
+        gan = build_gan(config, text_encoder)
+    checkpoint = gan_checkpoint(gan)
+    # Workers other than the chief write to a scratch directory (tf.distribute convention).
+    ckpt_dir = checkpoints if chief else out / f"tmp_worker_{strategy.cluster_resolver.task_id}"
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    start = 0
+    latest = tf.train.latest_checkpoint(checkpoints)
+    if config["resume"]:
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+            start = kt_callbacks.gan_step(gan)
+            print(f"Resumed from step {start}")
+        else:
+            print(f"No checkpoint in {checkpoints}: starting from step 0")
+
+    global_batch = config["batch_size"]
+    dataset = kt_data.load(
+        config["data"], "train", data_dir=config["data_dir"],
+        image_size=gan.image_size, batch_size=global_batch,
+        tokenizer=text_encoder.tokenizer, sampling_seed=config["seed"] + start,
+        **config["data_options"])
+    dataset = dataset.map(lambda b: {"image": b["image"], "tokens": b["tokens"]})
+    if config["steps"] is not None:
+        total = int(config["steps"])
+    else:
+        per_epoch = sum(1 for _ in dataset)
+        total = int(config["epochs"]) * per_epoch
+    dataset = dataset.repeat()
+
+    logs = out / "logs"
+    grid = kt_callbacks.SampleGrid(logs, _grid_captions(config, text_encoder.tokenizer),
+                                   every_n_steps=config["sample_every"],
+                                   samples_dir=out / "samples")
+    callback_list = [kt_callbacks.StopAtStep(total),
+                     kt_callbacks.CheckpointEvery(manager, config["checkpoint_every"])]
+    if chief:
+        callback_list += [ScalarLogger(logs), grid, hp.KerasCallback(str(logs), _hparams(config))]
+    started = time.time()
+    if start < total:
+        if config["strategy"] == "multi-worker":
+            _custom_loop(gan, strategy, dataset, start, total, callback_list)
+        else:
+            chunk = min(config["sample_every"], total)
+            gan.fit(dataset, epochs=math.ceil(total / chunk), initial_epoch=start // chunk,
+                    steps_per_epoch=chunk, callbacks=callback_list, verbose=1, shuffle=False)
+    step = kt_callbacks.gan_step(gan)
+    if chief:
+        gan.save(out / MODEL_FILE)
+        print(f"Trained to step {step} in {(time.time() - started) / 60:.1f} min.")
+        print(f"Logs:    tensorboard --logdir {logs}")
+        print(f"Samples: {out / 'samples'}")
+        print(f"Model:   {out / MODEL_FILE} (checkpoints in {checkpoints})")
+    return {**config, "step": step}
+
+
+def _custom_loop(gan, strategy, dataset, start, total, callback_list):
+    """``strategy.run(train_step)`` in a tf.function: the multi-worker path."""
+    callbacks = keras.callbacks.CallbackList(callback_list, model=gan)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    @tf.function
+    def step_fn(iterator):
+        logs = strategy.run(gan.train_step, args=(next(iterator),))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
+
+    progress = keras.utils.Progbar(total, stateful_metrics=list(gan.trackers))
+    callbacks.on_train_begin()
+    while kt_callbacks.gan_step(gan) < total and not gan.stop_training:
+        logs = {k: float(v) for k, v in step_fn(iterator).items()}
+        step = kt_callbacks.gan_step(gan)
+        callbacks.on_train_batch_end(step, logs)
+        progress.update(step, list(logs.items()))
+    callbacks.on_train_end()

@@ -1,0 +1,146 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import keras_t2i as kt
+from keras_t2i import cli
+from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
+from keras_t2i.train import resolve_train_config, train
+
+TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1"]
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory):
+    """A tiny text/image encoder pair saved as `keras-t2i pretrain damsm` saves them."""
+    out = tmp_path_factory.mktemp("damsm")
+    tok = kt.data.caption_tokenizer("shapes", max_objects=1)
+    DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
+    DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
+    return out
+
+
+def tiny_train(out, encoder_dir, **kwargs):
+    options = dict(out=str(out), text_encoder=str(encoder_dir), image_size=16, nf=4,
+                   batch_size=4, data_options={"max_objects": 1}, checkpoint_every=2,
+                   sample_every=3)
+    options.update(kwargs)
+    return train(**options)
+
+
+def event_tags(directory):
+    tags = {}
+    for path in Path(directory).rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, set()).add(
+                    value.metadata.plugin_data.plugin_name or "scalar")
+    return tags
+
+
+def test_config_resolution_follows_preset_then_flags():
+    config = resolve_train_config()
+    assert config["preset"] == "dfgan_shapes_64" and config["out"] == "runs/dfgan_shapes_64"
+    assert config["model_kwargs"]["image_size"] == 64 and config["g_learning_rate"] == 1e-4
+    config = resolve_train_config(mode_seeking=1.0, batch_size=8, nf=16, steps=10)
+    assert config["out"] == "runs/dfgan_shapes_64-ms"
+    assert config["model_kwargs"]["mode_seeking"] == 1.0 and config["model_kwargs"]["nf"] == 16
+    assert config["batch_size"] == 8 and config["steps"] == 10 and config["epochs"] is None
+    config = resolve_train_config(preset="dfgan_cub_256")
+    assert config["data"] == "cub" and config["epochs"] == 1301 and config["d_learning_rate"] == 4e-4
+    with pytest.raises(ValueError, match="valid presets"):
+        resolve_train_config(preset="nope")
+    with pytest.raises(ValueError, match="strategy"):
+        resolve_train_config(strategy="tpu")
+
+
+def test_run_directory_and_tensorboard(tmp_path, encoder_dir):
+    run = tmp_path / "run"
+    result = tiny_train(run, encoder_dir, steps=6)
+    assert result["step"] == 6
+    for name in ("config.json", "model.keras"):
+        assert (run / name).is_file()
+    assert json.loads((run / "config.json").read_text())["steps"] == 6
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_0000000.png", "step_0000003.png", "step_0000006.png"]
+    grid = np.asarray(Image.open(run / "samples" / "step_0000006.png"))
+    assert grid.shape == (4 * 16, 8 * 16, 3)  # 4 seeds × the 8 fixed captions
+    assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-6")
+    tags = event_tags(run / "logs")
+    for loss in ("d_loss", "g_loss", "ma_gp", "d_real", "d_fake", "d_mismatch"):
+        assert f"loss/{loss}" in tags, loss
+    assert "images" in tags["samples/grid"] and "text" in tags["samples/captions"]
+    assert "_hparams_/session_start_info" in tags
+
+
+def test_existing_run_is_not_overwritten(tmp_path, encoder_dir):
+    tiny_train(tmp_path / "run", encoder_dir, steps=2)
+    with pytest.raises(ValueError, match="--resume"):
+        tiny_train(tmp_path / "run", encoder_dir, steps=2)
+
+
+def test_resume_continues_to_the_budget(tmp_path, encoder_dir, capsys):
+    run = tmp_path / "run"
+    tiny_train(run, encoder_dir, steps=4)
+    capsys.readouterr()
+    result = train(out=str(run), resume=True, steps=8)
+    assert "Resumed from step 4" in capsys.readouterr().out
+    assert result["step"] == 8
+
+
+def test_generate_from_a_run(tmp_path, encoder_dir):
+    run = tmp_path / "run"
+    tiny_train(run, encoder_dir, steps=2)
+    out = tmp_path / "grid.png"
+    code = cli.main(["generate", "a big red circle in the center", "a small blue square",
+                     "--run", str(run), "--num", "3", "--seed", "7", "--out", str(out)])
+    assert code == 0
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (3 * 16, 2 * 16, 3)
+    again = tmp_path / "again.png"
+    cli.main(["generate", "a big red circle in the center", "a small blue square",
+              "--run", str(run), "--num", "3", "--seed", "7", "--out", str(again)])
+    np.testing.assert_array_equal(np.asarray(Image.open(again)), grid)
+
+
+def test_generate_names_a_missing_run(tmp_path, capsys):
+    assert cli.main(["generate", "a red circle", "--run", str(tmp_path / "nope")]) == 1
+    assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "keras_t2i.cli", "train", *TINY, "--steps", "400",
+            "--checkpoint-every", "5", "--sample-every", "1000", "--out", str(run),
+            "--text-encoder", str(encoder_dir)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        latest = tf.train.latest_checkpoint(run / "checkpoints")
+        if latest and int(latest.rsplit("-", 1)[1]) >= 10:
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("no checkpoint at step 10 within 5 minutes")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = int(tf.train.latest_checkpoint(run / "checkpoints").rsplit("-", 1)[1])
+    assert killed_at % 5 == 0 and killed_at >= 10
+    result = subprocess.run(argv[:argv.index("--steps")] + [
+        "--steps", str(killed_at + 5), "--out", str(run), "--resume"],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resumed from step {killed_at}" in result.stdout
+    assert tf.train.latest_checkpoint(run / "checkpoints").endswith(f"ckpt-{killed_at + 5}")
