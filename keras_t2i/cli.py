@@ -82,10 +82,12 @@ def _run_train(args):
         data_options["max_objects"] = args.max_objects
     train(model=args.model, preset=args.preset, data=args.data, data_dir=args.data_dir,
           data_options=data_options or None, image_size=args.image_size, nf=args.nf,
-          batch_size=args.batch_size, steps=args.steps, epochs=args.epochs,
+          ema_decay=args.ema_decay, batch_size=args.batch_size, steps=args.steps,
+          epochs=args.epochs,
           mode_seeking=args.mode_seeking, strategy=args.strategy, out=args.out,
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
-          sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed)
+          sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
+          g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate)
     return 0
 
 
@@ -121,6 +123,12 @@ def _add_train_parser(commands):
                        help="sample grid every N steps")
     train.add_argument("--text-encoder", metavar="DIR",
                        help="a `keras-t2i pretrain damsm` run to reuse (default: pretrain one)")
+    train.add_argument("--ema-decay", type=float, metavar="D",
+                       help="keep an EMA generator for sampling (e.g. 0.999; default: none)")
+    train.add_argument("--g-learning-rate", type=float, metavar="LR",
+                       help="generator Adam learning rate (preset: 1e-4)")
+    train.add_argument("--d-learning-rate", type=float, metavar="LR",
+                       help="discriminator Adam learning rate (preset: 4e-4)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.set_defaults(func=_run_train)
 

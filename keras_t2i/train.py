@@ -51,9 +51,9 @@ SHAPES_GRID_CAPTIONS = (
 )
 
 TRAIN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "image_size", "nf",
-                 "batch_size", "steps", "epochs", "mode_seeking", "strategy", "out", "resume",
-                 "checkpoint_every", "sample_every", "text_encoder", "seed", "g_learning_rate",
-                 "d_learning_rate", "beta_1", "beta_2")
+                 "ema_decay", "batch_size", "steps", "epochs", "mode_seeking", "strategy",
+                 "out", "resume", "checkpoint_every", "sample_every", "text_encoder", "seed",
+                 "g_learning_rate", "d_learning_rate", "beta_1", "beta_2")
 
 
 def resolve_train_config(**options) -> dict:
@@ -104,7 +104,7 @@ def resolve_train_config(**options) -> dict:
         if key in given:
             config[key] = given[key]
     config["data_options"] = {**config["data_options"], **given.get("data_options", {})}
-    for key in ("image_size", "nf"):
+    for key in ("image_size", "nf", "ema_decay"):
         if key in given:
             config["model_kwargs"][key] = given[key]
     if "mode_seeking" in given:
@@ -162,11 +162,14 @@ def build_gan(config: dict, text_encoder):
 
 
 def gan_checkpoint(gan) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: both networks, both optimizers (with their step
-    counters) and the noise generator's state."""
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
-                               noise_seed=gan.seed_generator.state.value)
+    """Everything a resumed run needs: both networks (and the EMA generator), both optimizers
+    (with their step counters) and the noise generator's state."""
+    parts = dict(generator=gan.generator, discriminator=gan.discriminator,
+                 g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
+                 noise_seed=gan.seed_generator.state.value)
+    if gan.generator_ema is not None:
+        parts["generator_ema"] = gan.generator_ema
+    return tf.train.Checkpoint(**parts)
 
 
 def load_run(run_dir):
@@ -236,17 +239,22 @@ class ScalarLogger(keras.callbacks.Callback):
 def train(**options) -> dict:
     """Runs (or resumes) a training run; returns its resolved config with ``step`` reached."""
     config = resolve_train_config(**options)
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(config["strategy"])
     out = Path(config["out"])
     checkpoints = out / "checkpoints"
     if not config["resume"] and tf.train.latest_checkpoint(checkpoints):
         raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
                          "it, or choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_FILE).write_text(json.dumps({k: v for k, v in config.items() if k != "resume"},
-                                              indent=2, sort_keys=True))
-    keras.utils.set_random_seed(config["seed"])
-    strategy = make_strategy(config["strategy"])
+    if config["strategy"] == "multi-worker" and not config["text_encoder"]:
+        raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
+                         "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
     chief = is_chief(strategy)
+    out.mkdir(parents=True, exist_ok=True)
+    if chief:
+        (out / CONFIG_FILE).write_text(json.dumps(
+            {k: v for k, v in config.items() if k != "resume"}, indent=2, sort_keys=True))
+    keras.utils.set_random_seed(config["seed"])
     text_encoder = obtain_text_encoder(config)
     with strategy.scope():
         gan = build_gan(config, text_encoder)
@@ -274,9 +282,16 @@ def train(**options) -> dict:
     if config["steps"] is not None:
         total = int(config["steps"])
     else:
-        per_epoch = sum(1 for _ in dataset)
+        per_epoch = int(dataset.cardinality())
+        if per_epoch < 1:
+            raise ValueError(f"--epochs needs a dataset of known size; {config['data']} gives "
+                             f"cardinality {per_epoch}: pass --steps instead.")
         total = int(config["epochs"]) * per_epoch
     dataset = dataset.repeat()
+    # Each worker reads the whole pipeline and keeps its share of every global batch.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
 
     logs = out / "logs"
     grid = kt_callbacks.SampleGrid(logs, _grid_captions(config, text_encoder.tokenizer),
@@ -289,7 +304,7 @@ def train(**options) -> dict:
     started = time.time()
     if start < total:
         if config["strategy"] == "multi-worker":
-            _custom_loop(gan, strategy, dataset, start, total, callback_list)
+            _custom_loop(gan, strategy, dataset, total, callback_list)
         else:
             chunk = min(config["sample_every"], total)
             gan.fit(dataset, epochs=math.ceil(total / chunk), initial_epoch=start // chunk,
@@ -304,20 +319,33 @@ def train(**options) -> dict:
     return {**config, "step": step}
 
 
-def _custom_loop(gan, strategy, dataset, start, total, callback_list):
-    """``strategy.run(train_step)`` in a tf.function: the multi-worker path."""
-    callbacks = keras.callbacks.CallbackList(callback_list, model=gan)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+def distributed_train_step(gan, strategy):
+    """A tf.function running ``gan.train_step`` on every replica of ``strategy``.
+
+    It takes a distributed batch (``strategy.experimental_distribute_dataset`` or
+    ``experimental_distribute_values_from_function``) and returns the tracked losses averaged
+    over replicas as Python floats: each replica's trackers hold means over its equal share of
+    the global batch, so their mean is the global batch's mean.
+    """
 
     @tf.function
-    def step_fn(iterator):
-        logs = strategy.run(gan.train_step, args=(next(iterator),))
+    def step(batch):
+        logs = strategy.run(gan.train_step, args=(batch,))
         return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
 
+    return lambda batch: {k: float(v) for k, v in step(batch).items()}
+
+
+def _custom_loop(gan, strategy, dataset, total, callback_list):
+    """The multi-worker path: ``distributed_train_step`` in a loop, with the same callbacks
+    and a progress bar like ``fit``'s."""
+    callbacks = keras.callbacks.CallbackList(callback_list, model=gan)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    step_fn = distributed_train_step(gan, strategy)
     progress = keras.utils.Progbar(total, stateful_metrics=list(gan.trackers))
     callbacks.on_train_begin()
     while kt_callbacks.gan_step(gan) < total and not gan.stop_training:
-        logs = {k: float(v) for k, v in step_fn(iterator).items()}
+        logs = step_fn(next(iterator))
         step = kt_callbacks.gan_step(gan)
         callbacks.on_train_batch_end(step, logs)
         progress.update(step, list(logs.items()))

@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,7 +57,8 @@ def test_config_resolution_follows_preset_then_flags():
     assert config["model_kwargs"]["mode_seeking"] == 1.0 and config["model_kwargs"]["nf"] == 16
     assert config["batch_size"] == 8 and config["steps"] == 10 and config["epochs"] is None
     config = resolve_train_config(preset="dfgan_cub_256")
-    assert config["data"] == "cub" and config["epochs"] == 1301 and config["d_learning_rate"] == 4e-4
+    assert config["data"] == "cub" and config["epochs"] == 1301
+    assert config["d_learning_rate"] == 4e-4
     with pytest.raises(ValueError, match="valid presets"):
         resolve_train_config(preset="nope")
     with pytest.raises(ValueError, match="strategy"):
@@ -80,6 +82,12 @@ def test_run_directory_and_tensorboard(tmp_path, encoder_dir):
         assert f"loss/{loss}" in tags, loss
     assert "images" in tags["samples/grid"] and "text" in tags["samples/captions"]
     assert "_hparams_/session_start_info" in tags
+
+
+def test_epochs_count_batches_of_the_training_split(tmp_path, encoder_dir):
+    result = tiny_train(tmp_path / "run", encoder_dir, epochs=2,
+                        data_options={"max_objects": 1, "num_scenes": 12})
+    assert result["step"] == 6  # 12 scenes / batch 4 = 3 steps per epoch
 
 
 def test_existing_run_is_not_overwritten(tmp_path, encoder_dir):
@@ -144,3 +152,63 @@ def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"Resumed from step {killed_at}" in result.stdout
     assert tf.train.latest_checkpoint(run / "checkpoints").endswith(f"ckpt-{killed_at + 5}")
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir):
+    job = Path(__file__).parent / "multi_worker_job.py"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_CONFIG", None)
+    single = subprocess.run([sys.executable, str(job), "--encoder-dir", str(encoder_dir),
+                             "--result", str(tmp_path / "single.npz")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        worker_env = dict(env, TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, str(job), "--encoder-dir", str(encoder_dir),
+             "--result", str(tmp_path / f"worker{index}.npz"), "--train-out",
+             str(tmp_path / "run")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_env))
+    outputs = []
+    try:
+        for proc in workers:
+            outputs.append(proc.communicate(timeout=600))
+    finally:
+        for proc in workers:
+            proc.kill()
+    for proc, (_, stderr) in zip(workers, outputs):
+        assert proc.returncode == 0, stderr[-3000:]
+
+    expected = np.load(tmp_path / "single.npz")
+    expected_logs = json.loads(str(expected["logs"]))
+    assert int(expected["replicas"]) == 1
+    for index in range(2):
+        got = np.load(tmp_path / f"worker{index}.npz")
+        assert int(got["replicas"]) == 2
+        logs = json.loads(str(got["logs"]))
+        for name, value in expected_logs.items():
+            assert logs[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+        names = [k for k in expected.files if k[0] in "gd" and k[1:].isdigit()]
+        assert len(names) > 20
+        for name in names:
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5)
+    # Then both trained through train(): the chief wrote the checkpoints, samples and model.
+    run = tmp_path / "run"
+    assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-3")
+    assert (run / "model.keras").is_file() and (run / "samples" / "step_0000002.png").is_file()
+    assert "Trained to step 3" in outputs[0][0]

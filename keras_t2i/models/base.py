@@ -4,8 +4,9 @@ A model family (DF-GAN here; DM-GAN, MirrorGAN, MemoryGAN later) supplies its ne
 three hooks — ``generate_images``, ``discriminator_losses``, ``generator_losses`` — and
 inherits: the frozen text encoder, one D step then one G step per batch (the G step reuses the
 fake batch of the D step, as the reference code does), MSGAN's mode seeking on any model
-(``mode_seeking=λ``: two noise vectors per caption), loss scaling under ``tf.distribute``,
-loss trackers, and ``generate``.
+(``mode_seeking=λ``: two noise vectors per caption), an optional exponential moving average
+of the generator (``ema_decay``), loss scaling under ``tf.distribute``, loss trackers, and
+``generate``.
 
 Distribution: gradients are summed across replicas by the optimizers, so each replica's loss
 is divided by the number of replicas exactly once, here; the trackers receive the unscaled
@@ -64,6 +65,10 @@ class TextToImageGAN(keras.Model):
         mode_seeking: float. λ of MSGAN's mode-seeking term; 0 turns it off. Defaults to 0.
         max_batch: int. The largest batch ``generate`` and exported models accept.
             Defaults to 64.
+        ema_decay: float in [0, 1). With d > 0 the model keeps ``generator_ema``, a copy of the
+            generator updated after every G step as θ_ema ← d·θ_ema + (1 − d)·θ, and generates
+            (``call``, ``generate``, export) with it; training still uses ``generator``.
+            0 (the default, as in the DF-GAN code) keeps no copy.
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)``. ``fit`` data are dicts with
     ``image`` (batch, S, S, 3) in [-1, 1] and ``tokens`` (batch, words), as
@@ -71,7 +76,7 @@ class TextToImageGAN(keras.Model):
     """
 
     def __init__(self, text_encoder, generator, discriminator, noise_dim=100, mode_seeking=0.0,
-                 max_batch=64, **kwargs):
+                 max_batch=64, ema_decay=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.layers.deserialize(text_encoder)
@@ -84,6 +89,16 @@ class TextToImageGAN(keras.Model):
         if self.mode_seeking < 0:
             raise ValueError(f"mode_seeking must be >= 0, got {mode_seeking}")
         self.max_batch = int(max_batch)
+        self.ema_decay = float(ema_decay)
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.generator_ema = None
+        if self.ema_decay:
+            # Same class and config, so it builds the same weights; it starts as a copy.
+            self.generator_ema = type(generator).from_config(
+                {**generator.get_config(), "name": f"{generator.name}_ema"})
+            self.generator_ema.set_weights(generator.get_weights())
+            self.generator_ema.trainable = False
         self.seed_generator = keras.random.SeedGenerator(0, name="noise_seed")
         self.g_optimizer = self.d_optimizer = None
         self.trackers = {}
@@ -92,8 +107,11 @@ class TextToImageGAN(keras.Model):
         self.built = True
 
     # -- hooks for the model families -------------------------------------------------------
-    def generate_images(self, noise, text, training=None):
-        """(batch, nz) noise and the encoded text → generator output (images or stages)."""
+    def generate_images(self, noise, text, training=None, generator=None):
+        """(batch, nz) noise and the encoded text → generator output (images or stages).
+
+        ``generator`` is the network to run: ``self.generator`` when None (training), the
+        EMA copy when generating (``inference_generator``)."""
         raise NotImplementedError
 
     def final_images(self, generated):
@@ -113,6 +131,25 @@ class TextToImageGAN(keras.Model):
         raise NotImplementedError
 
     # -- shared machinery -------------------------------------------------------------------
+    @property
+    def inference_generator(self):
+        """The generator that ``call``, ``generate`` and export use: the EMA copy if any."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def update_ema(self):
+        """θ_ema ← d·θ_ema + (1 − d)·θ on every replica (a merge call under tf.distribute)."""
+        decay = self.ema_decay
+
+        def update(strategy, averages, values):
+            for average, value in zip(averages, values):
+                strategy.extended.update(
+                    average, lambda a, v: a.assign(decay * a + (1.0 - decay) * v),
+                    args=(value,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            update, tf.distribute.get_strategy(),
+            [w.value for w in self.generator_ema.weights],
+            [w.value for w in self.generator.weights])
     def encode_text(self, tokens):
         """The frozen text encoder's outputs: words (B, T, D), sentence (B, D), word_mask."""
         tokens = tf.convert_to_tensor(tokens)
@@ -163,7 +200,8 @@ class TextToImageGAN(keras.Model):
         noise = inputs.get("noise")
         if noise is None:
             noise = self.sample_noise(tf.shape(inputs["tokens"])[0])
-        return self.final_images(self.generate_images(noise, text, training=training))
+        return self.final_images(self.generate_images(noise, text, training=training,
+                                                      generator=self.inference_generator))
 
     def _fake_inputs(self, text, batch):
         """Noise and text for the generator: two noise vectors per caption with mode seeking."""
@@ -200,6 +238,8 @@ class TextToImageGAN(keras.Model):
             g_scaled = g_values["g_loss"] / replicas
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
+        if self.generator_ema is not None:
+            self.update_ema()
         return self._track({**d_values, **g_values})
 
     def test_step(self, data):
@@ -227,7 +267,8 @@ class TextToImageGAN(keras.Model):
         """float32 images in [-1, 1] (B, S, S, 3) for tokens (B, T) and int seeds (B,)."""
         noise = noise_from_seeds(seeds, self.noise_dim)
         text = self.encode_text(tokens)
-        return self.final_images(self.generate_images(noise, text, training=False))
+        return self.final_images(self.generate_images(noise, text, training=False,
+                                                      generator=self.inference_generator))
 
     def generate(self, captions, seed=0, seeds=None):
         """Generates one image per caption.
@@ -265,7 +306,7 @@ class TextToImageGAN(keras.Model):
     def get_config(self):
         return {**super().get_config(), "text_encoder": keras.layers.serialize(self.text_encoder),
                 "noise_dim": self.noise_dim, "mode_seeking": self.mode_seeking,
-                "max_batch": self.max_batch}
+                "max_batch": self.max_batch, "ema_decay": self.ema_decay}
 
 
 def to_uint8(images):

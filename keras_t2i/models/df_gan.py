@@ -32,6 +32,8 @@ class DFGAN(TextToImageGAN):
         gp_weight: float. MA-GP k. Defaults to 2.
         gp_power: float. MA-GP p. Defaults to 6.
         max_batch: int. Largest batch for generation and export. Defaults to 64.
+        ema_decay: float. Keep an EMA generator for inference (0: none, as in the DF-GAN
+            code; 0.999 is usual). Defaults to 0.
 
     Example:
     >>> gan = kt.models.DFGAN(text_encoder, image_size=64)
@@ -44,14 +46,15 @@ class DFGAN(TextToImageGAN):
     """
 
     def __init__(self, text_encoder, image_size=64, nf=32, noise_dim=100, mode_seeking=0.0,
-                 gp_weight=2.0, gp_power=6.0, max_batch=64, **kwargs):
+                 gp_weight=2.0, gp_power=6.0, max_batch=64, ema_decay=0.0, **kwargs):
         if isinstance(text_encoder, dict):
             text_encoder = keras.layers.deserialize(text_encoder)
         cond_dim = text_encoder.feature_dim
         generator = DFGANGenerator(image_size, nf, noise_dim, cond_dim, name="generator")
         discriminator = DFGANDiscriminator(image_size, nf, cond_dim, name="discriminator")
         super().__init__(text_encoder, generator, discriminator, noise_dim=noise_dim,
-                         mode_seeking=mode_seeking, max_batch=max_batch, **kwargs)
+                         mode_seeking=mode_seeking, max_batch=max_batch, ema_decay=ema_decay,
+                         **kwargs)
         self.image_size = int(image_size)
         self.nf = int(nf)
         self.gp_weight = float(gp_weight)
@@ -79,8 +82,9 @@ class DFGAN(TextToImageGAN):
     def tracked_losses(self):
         return ("d_loss", "g_loss", "ma_gp", "d_real", "d_fake", "d_mismatch")
 
-    def generate_images(self, noise, text, training=None):
-        return self.generator(noise, text["sentence"], training=training)
+    def generate_images(self, noise, text, training=None, generator=None):
+        generator = generator or self.generator
+        return generator(noise, text["sentence"], training=training)
 
     def discriminator_losses(self, images, text, fake, fake_text, training=True):
         sentence = text["sentence"]

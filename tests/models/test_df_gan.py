@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_t2i as kt
+from keras_t2i.models.base import noise_from_seeds, to_uint8
 from keras_t2i.models.df_gan_networks import (
     DFGANDiscriminator,
     DFGANGenerator,
@@ -82,6 +83,49 @@ def test_mode_seeking_is_tracked(text_encoder):
     assert "ms" in logs and float(logs["ms"]) > 0
 
 
+def mean_pairwise_distance(images):
+    x = images.astype(np.float32).reshape(len(images), -1)
+    return float(np.mean([np.abs(a - b).mean() for i, a in enumerate(x) for b in x[i + 1:]]))
+
+
+def test_mode_seeking_makes_outputs_of_one_caption_more_diverse(text_encoder):
+    data = tf.data.Dataset.from_tensors(shapes_batch(text_encoder.tokenizer, n=8)).repeat(30)
+    diversity = {}
+    for weight in (0.0, 1.0):
+        keras.utils.set_random_seed(1)  # same initial weights, same noise stream
+        gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, mode_seeking=weight)
+        # A G learning rate of 1e-3 makes 30 steps enough (seeds 1-3 gave ratios of 5-36).
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9))
+        gan.fit(data, epochs=1, verbose=0, shuffle=False)
+        images = gan.generate(["a big red circle in the center"] * 8, seeds=range(8))
+        diversity[weight] = mean_pairwise_distance(images)
+    assert diversity[1.0] > 2 * diversity[0.0], diversity
+
+
+def test_ema_generator_averages_the_generator_and_generates(text_encoder):
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.75)
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+    before = gan.generator.get_weights()
+    for a, b in zip(before, gan.generator_ema.get_weights()):
+        np.testing.assert_array_equal(a, b)  # starts as a copy
+    gan.train_step(shapes_batch(text_encoder.tokenizer))
+    after = gan.generator.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+    for old, new, ema in zip(before, after, gan.generator_ema.get_weights()):
+        np.testing.assert_allclose(ema, 0.75 * old + 0.25 * new, rtol=1e-5, atol=1e-7)
+    assert gan.generator_ema.trainable_weights == []
+    # generate runs the EMA copy, not the trained generator
+    caption = ["a big red circle in the center"]
+    noise = noise_from_seeds([5], 100)
+    sentence = text_encoder(text_encoder.tokenizer(tf.constant(caption)))[1]
+    np.testing.assert_array_equal(gan.generate(caption, seeds=[5]),
+                                  to_uint8(gan.generator_ema(noise, sentence)).numpy())
+    assert not np.array_equal(gan.generate(caption, seeds=[5]),
+                              to_uint8(gan.generator(noise, sentence)).numpy())
+    with pytest.raises(ValueError, match="ema_decay"):
+        kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=1.0)
+
+
 def test_generate_is_deterministic_per_caption_and_seed(text_encoder):
     gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
     a = gan.generate(["a big red circle in the center", "a small blue square"], seed=3)
@@ -97,13 +141,15 @@ def test_generate_is_deterministic_per_caption_and_seed(text_encoder):
 
 
 def test_save_and_load_round_trip(text_encoder, tmp_path):
-    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, mode_seeking=0.5)
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, mode_seeking=0.5, ema_decay=0.9)
     gan.compile()
     gan.train_step(shapes_batch(text_encoder.tokenizer))
     path = tmp_path / "dfgan.keras"
     gan.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, kt.models.DFGAN) and loaded.mode_seeking == 0.5
+    for a, b in zip(loaded.generator_ema.get_weights(), gan.generator_ema.get_weights()):
+        np.testing.assert_array_equal(a, b)
     assert float(loaded.d_optimizer.learning_rate) == pytest.approx(4e-4)  # recompiled
     captions = ["a big red circle in the center"]
     np.testing.assert_array_equal(loaded.generate(captions, seed=1), gan.generate(captions, seed=1))
@@ -113,19 +159,21 @@ def test_mirrored_strategy_matches_one_device_on_the_first_step(text_encoder):
     batch = shapes_batch(text_encoder.tokenizer, n=8, distinct=4)
     data = tf.data.Dataset.from_tensors(batch)
 
-    single = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+    single = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
     weights = single.get_weights()
-    single.compile()
+    sgd = {"g_optimizer": keras.optimizers.SGD(0.05), "d_optimizer": keras.optimizers.SGD(0.05)}
+    single.compile(**sgd)  # SGD: Adam's first step would hide a wrongly scaled loss
     expected = single.fit(data, epochs=1, verbose=0, shuffle=False).history
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
-        mirrored = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+        mirrored = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
         mirrored.set_weights(weights)
-        mirrored.compile()
+        mirrored.compile(g_optimizer=keras.optimizers.SGD(0.05),
+                         d_optimizer=keras.optimizers.SGD(0.05))
     got = mirrored.fit(data, epochs=1, verbose=0, shuffle=False).history
     for name in expected:
         assert got[name][0] == pytest.approx(expected[name][0], rel=1e-4, abs=1e-5), name
-    for a, b in zip(single.generator.get_weights(), mirrored.generator.get_weights()):
+    for a, b in zip(single.get_weights(), mirrored.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
