@@ -51,11 +51,11 @@ def event_tags(directory):
 def test_config_resolution_follows_preset_then_flags():
     config = resolve_train_config()
     assert config["preset"] == "dfgan_shapes_64" and config["out"] == "runs/dfgan_shapes_64"
-    assert config["model_kwargs"]["image_size"] == 64 and config["g_learning_rate"] == 1e-4
-    config = resolve_train_config(mode_seeking=1.0, batch_size=8, nf=16, steps=10)
+    assert config["model_kwargs"]["image_size"] == 64 and config["g_learning_rate"] == 2e-4
+    config = resolve_train_config(mode_seeking=1.0, batch_size=16, nf=32, steps=10)
     assert config["out"] == "runs/dfgan_shapes_64-ms"
-    assert config["model_kwargs"]["mode_seeking"] == 1.0 and config["model_kwargs"]["nf"] == 16
-    assert config["batch_size"] == 8 and config["steps"] == 10 and config["epochs"] is None
+    assert config["model_kwargs"]["mode_seeking"] == 1.0 and config["model_kwargs"]["nf"] == 32
+    assert config["batch_size"] == 16 and config["steps"] == 10 and config["epochs"] is None
     config = resolve_train_config(preset="dfgan_cub_256")
     assert config["data"] == "cub" and config["epochs"] == 1301
     assert config["d_learning_rate"] == 4e-4
