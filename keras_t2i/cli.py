@@ -87,7 +87,8 @@ def _run_train(args):
           mode_seeking=args.mode_seeking, strategy=args.strategy, out=args.out,
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
           sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
-          g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate)
+          g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate,
+          precision=args.precision)
     return 0
 
 
@@ -129,6 +130,9 @@ def _add_train_parser(commands):
                        help="generator Adam learning rate (preset: 1e-4)")
     train.add_argument("--d-learning-rate", type=float, metavar="LR",
                        help="discriminator Adam learning rate (preset: 4e-4)")
+    train.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+                       help="compute dtype of G and D (default float32; bfloat16 is faster on "
+                            "CPUs with AVX512-BF16 or AMX)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.set_defaults(func=_run_train)
 

@@ -53,7 +53,8 @@ SHAPES_GRID_CAPTIONS = (
 TRAIN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "image_size", "nf",
                  "ema_decay", "batch_size", "steps", "epochs", "mode_seeking", "strategy",
                  "out", "resume", "checkpoint_every", "sample_every", "text_encoder", "seed",
-                 "g_learning_rate", "d_learning_rate", "beta_1", "beta_2")
+                 "g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "precision")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def resolve_train_config(**options) -> dict:
@@ -94,13 +95,14 @@ def resolve_train_config(**options) -> dict:
         "out": out,
         "text_encoder": None,
         "seed": 0,
+        "precision": "float32",
     }
     saved = Path(out) / CONFIG_FILE
     if given.get("resume") and saved.is_file():
         config = json.loads(saved.read_text())
     for key in ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
                 "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
-                "beta_2"):
+                "beta_2", "precision"):
         if key in given:
             config[key] = given[key]
     config["data_options"] = {**config["data_options"], **given.get("data_options", {})}
@@ -113,6 +115,8 @@ def resolve_train_config(**options) -> dict:
         if "steps" in given and "epochs" in given:
             raise ValueError("Give either steps or epochs, not both.")
         config["steps"], config["epochs"] = given.get("steps"), given.get("epochs")
+    if config.setdefault("precision", "float32") not in PRECISIONS:
+        raise ValueError(f"Unknown precision {config['precision']!r}; valid: {PRECISIONS}")
     if config["strategy"] not in STRATEGIES:
         raise ValueError(f"Unknown strategy {config['strategy']!r}; valid: {STRATEGIES}")
     config["resume"] = bool(given.get("resume", False))
@@ -154,7 +158,15 @@ def obtain_text_encoder(config: dict):
 
 
 def build_gan(config: dict, text_encoder):
-    gan = FAMILIES[config["model"]](text_encoder, **config["model_kwargs"])
+    """The compiled GAN of a config. With ``precision="mixed_bfloat16"`` its networks compute
+    in bfloat16 with float32 weights (the policy is set while they are built, then restored;
+    the images and D's logits stay float32, losses are computed in float32)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.get("precision", "float32"))
+    try:
+        gan = FAMILIES[config["model"]](text_encoder, **config["model_kwargs"])
+    finally:
+        keras.config.set_dtype_policy(previous)
     opt = dict(beta_1=config["beta_1"], beta_2=config["beta_2"])
     gan.compile(g_optimizer=keras.optimizers.Adam(config["g_learning_rate"], **opt),
                 d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], **opt))

@@ -3,7 +3,7 @@
 With TF_CONFIG set it joins the cluster as MultiWorkerMirroredStrategy, without it it runs on
 one device. Either way it runs the first training step of a tiny DF-GAN on a fixed global
 batch through ``keras_t2i.train.distributed_train_step`` (the custom loop's step), writes the
-step's losses and both networks' weights after it to ``--result``, then, with ``--train-out``,
+step's losses and the weights of G, D and the EMA generator after it to ``--result``, then, with ``--train-out``,
 runs ``keras_t2i.train.train(strategy=...)`` for a few steps.
 
 Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz [--train-out DIR]
@@ -49,7 +49,7 @@ def main():
     batch = global_batch(text_encoder.tokenizer)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+        gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
         # SGD, not Adam: Adam's first step barely depends on the gradient's scale, so it
         # would hide a loss scaled for the replica instead of the global batch.
         gan.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
@@ -64,6 +64,7 @@ def main():
     logs = distributed_train_step(gan, strategy)(distributed)
     weights = {f"g{i}": w for i, w in enumerate(gan.generator.get_weights())}
     weights.update({f"d{i}": w for i, w in enumerate(gan.discriminator.get_weights())})
+    weights.update({f"e{i}": w for i, w in enumerate(gan.generator_ema.get_weights())})
     np.savez(args.result, logs=json.dumps(logs), replicas=replicas, **weights)
 
     if args.train_out:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,7 +16,7 @@ from PIL import Image
 import keras_t2i as kt
 from keras_t2i import cli
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
-from keras_t2i.train import resolve_train_config, train
+from keras_t2i.train import load_run, resolve_train_config, train
 
 TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1"]
 
@@ -88,6 +89,20 @@ def test_epochs_count_batches_of_the_training_split(tmp_path, encoder_dir):
     result = tiny_train(tmp_path / "run", encoder_dir, epochs=2,
                         data_options={"max_objects": 1, "num_scenes": 12})
     assert result["step"] == 6  # 12 scenes / batch 4 = 3 steps per epoch
+
+
+def test_mixed_bfloat16_run_trains_and_leaves_the_global_policy(tmp_path, encoder_dir):
+    run = tmp_path / "run"
+    assert tiny_train(run, encoder_dir, steps=2, precision="mixed_bfloat16")["step"] == 2
+    assert keras.config.dtype_policy().name == "float32"
+    gan = load_run(run)
+    assert gan.generator.blocks[0].conv_0.compute_dtype == "bfloat16"
+    assert gan.generator.to_rgb.compute_dtype == "float32"
+    assert gan.generator.fc.kernel.dtype == "float32"
+    images = gan.generate(["a big red circle in the center"], seed=0)
+    assert images.dtype == np.uint8 and images.shape == (1, 16, 16, 3)
+    with pytest.raises(ValueError, match="precision"):
+        resolve_train_config(precision="float16")
 
 
 def test_existing_run_is_not_overwritten(tmp_path, encoder_dir):
@@ -203,7 +218,7 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
         logs = json.loads(str(got["logs"]))
         for name, value in expected_logs.items():
             assert logs[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
-        names = [k for k in expected.files if k[0] in "gd" and k[1:].isdigit()]
+        names = [k for k in expected.files if k[0] in "gde" and k[1:].isdigit()]
         assert len(names) > 20
         for name in names:
             np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5)
