@@ -100,6 +100,17 @@ def resolve_train_config(**options) -> dict:
     saved = Path(out) / CONFIG_FILE
     if given.get("resume") and saved.is_file():
         config = json.loads(saved.read_text())
+        # What shapes the checkpointed variables cannot change on resume.
+        fixed = {"model": config["model"], "preset": config["preset"], "data": config["data"],
+                 "image_size": config["model_kwargs"]["image_size"],
+                 "nf": config["model_kwargs"]["nf"],
+                 "ema_decay": config["model_kwargs"].get("ema_decay", 0.0)}
+        changed = sorted(k for k, v in fixed.items() if k in given and given[k] != v)
+        if changed:
+            raise ValueError(
+                f"--resume continues {out} as it was started, but {', '.join(changed)} differ "
+                f"from its {CONFIG_FILE} ({', '.join(f'{k}={fixed[k]!r}' for k in changed)}); "
+                "start a new run with another --out to change them.")
     for key in ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
                 "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
                 "beta_2", "precision"):
@@ -214,7 +225,7 @@ def _hparams(config) -> dict:
     flat = {"model": config["model"], "preset": config["preset"], "data": config["data"],
             "batch_size": config["batch_size"], "g_learning_rate": config["g_learning_rate"],
             "d_learning_rate": config["d_learning_rate"], "strategy": config["strategy"],
-            "seed": config["seed"]}
+            "seed": config["seed"], "precision": config.get("precision", "float32")}
     flat.update({k: v for k, v in config["model_kwargs"].items()
                  if isinstance(v, int | float | str)})
     return flat

@@ -3,8 +3,8 @@
 With TF_CONFIG set it joins the cluster as MultiWorkerMirroredStrategy, without it it runs on
 one device. Either way it runs the first training step of a tiny DF-GAN on a fixed global
 batch through ``keras_t2i.train.distributed_train_step`` (the custom loop's step), writes the
-step's losses and the weights of G, D and the EMA generator after it to ``--result``, then, with ``--train-out``,
-runs ``keras_t2i.train.train(strategy=...)`` for a few steps.
+step's losses and the weights of G, D and the EMA generator after it to ``--result``, then,
+with ``--train-out``, runs ``keras_t2i.train.train(strategy=...)`` for a few steps.
 
 Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz [--train-out DIR]
 """

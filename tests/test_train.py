@@ -118,6 +118,8 @@ def test_resume_continues_to_the_budget(tmp_path, encoder_dir, capsys):
     result = train(out=str(run), resume=True, steps=8)
     assert "Resumed from step 4" in capsys.readouterr().out
     assert result["step"] == 8
+    with pytest.raises(ValueError, match="nf=4"):
+        train(out=str(run), resume=True, steps=10, nf=8)
 
 
 def test_generate_from_a_run(tmp_path, encoder_dir):
