@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_t2i.version import __version__  # noqa: E402
 
-_SUBMODULES = ("data", "layers", "losses", "metrics", "models", "pretrain", "text")
+_SUBMODULES = ("callbacks", "data", "layers", "losses", "metrics", "models", "pretrain", "text",
+               "train")
 __all__ = ["__version__", *_SUBMODULES]
 
 

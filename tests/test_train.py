@@ -229,3 +229,21 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
     assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-3")
     assert (run / "model.keras").is_file() and (run / "samples" / "step_0000002.png").is_file()
     assert "Trained to step 3" in outputs[0][0]
+
+
+def test_python_api_fit_with_sample_grid_and_keras_tensorboard(tmp_path, encoder_dir):
+    """The README's Python route: load encoders, build, compile, fit with the callbacks."""
+    text_encoder, _ = kt.pretrain.load_encoders(encoder_dir)
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+                d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.0, beta_2=0.9))
+    data = kt.data.load("shapes", "train", image_size=16, batch_size=4, num_scenes=8,
+                        max_objects=1, tokenizer=text_encoder.tokenizer)
+    history = gan.fit(data, epochs=1, verbose=0, callbacks=[
+        kt.callbacks.SampleGrid(tmp_path / "logs", ["a big red circle in the center"],
+                                samples_dir=tmp_path / "samples"),
+        keras.callbacks.TensorBoard(tmp_path / "logs")])
+    assert set(history.history) >= {"d_loss", "g_loss", "ma_gp"}
+    assert (tmp_path / "samples" / "step_0000002.png").is_file()
+    assert "epoch_g_loss" in event_tags(tmp_path / "logs")
+    assert gan.generate(["a small blue square on the left"], seed=0).shape == (1, 16, 16, 3)
