@@ -67,7 +67,7 @@ class TextToImageGAN(keras.Model):
             Defaults to 64.
         ema_decay: float in [0, 1). With d > 0 the model keeps ``generator_ema``, a copy of the
             generator updated after every G step as θ_ema ← d·θ_ema + (1 − d)·θ, and generates
-            (``call``, ``generate``, export) with it; training still uses ``generator``.
+            (``call``, ``generate``, later export) with it; training still uses ``generator``.
             0 (the default, as in the DF-GAN code) keeps no copy.
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)``. ``fit`` data are dicts with
@@ -133,7 +133,7 @@ class TextToImageGAN(keras.Model):
     # -- shared machinery -------------------------------------------------------------------
     @property
     def inference_generator(self):
-        """The generator that ``call``, ``generate`` and export use: the EMA copy if any."""
+        """The generator that ``call`` and ``generate`` use: the EMA copy if any."""
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     def update_ema(self):
@@ -150,6 +150,7 @@ class TextToImageGAN(keras.Model):
             update, tf.distribute.get_strategy(),
             [w.value for w in self.generator_ema.weights],
             [w.value for w in self.generator.weights])
+
     def encode_text(self, tokens):
         """The frozen text encoder's outputs: words (B, T, D), sentence (B, D), word_mask."""
         tokens = tf.convert_to_tensor(tokens)

@@ -83,7 +83,7 @@ class DFGAN(TextToImageGAN):
         return ("d_loss", "g_loss", "ma_gp", "d_real", "d_fake", "d_mismatch")
 
     def generate_images(self, noise, text, training=None, generator=None):
-        generator = generator or self.generator
+        generator = self.generator if generator is None else generator
         return generator(noise, text["sentence"], training=training)
 
     def discriminator_losses(self, images, text, fake, fake_text, training=True):
