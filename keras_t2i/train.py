@@ -130,6 +130,9 @@ def resolve_train_config(**options) -> dict:
         raise ValueError(f"Unknown precision {config['precision']!r}; valid: {PRECISIONS}")
     if config["strategy"] not in STRATEGIES:
         raise ValueError(f"Unknown strategy {config['strategy']!r}; valid: {STRATEGIES}")
+    if config["strategy"] == "multi-worker" and not config["text_encoder"]:
+        raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
+                         "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
     config["resume"] = bool(given.get("resume", False))
     return config
 
@@ -206,10 +209,10 @@ def load_run(run_dir):
     config = json.loads(saved.read_text())
     text_dir = config["text_encoder"] or run_dir / "damsm"
     gan = build_gan(config, load_encoders(text_dir)[0])
-    manager = tf.train.CheckpointManager(gan_checkpoint(gan), run_dir / "checkpoints", 3)
-    if manager.latest_checkpoint is None:
+    latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
+    if latest is None:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
-    gan_checkpoint(gan).restore(manager.latest_checkpoint).expect_partial()
+    gan_checkpoint(gan).restore(latest).expect_partial()
     return gan
 
 
@@ -225,7 +228,7 @@ def _hparams(config) -> dict:
     flat = {"model": config["model"], "preset": config["preset"], "data": config["data"],
             "batch_size": config["batch_size"], "g_learning_rate": config["g_learning_rate"],
             "d_learning_rate": config["d_learning_rate"], "strategy": config["strategy"],
-            "seed": config["seed"], "precision": config.get("precision", "float32")}
+            "seed": config["seed"], "precision": config["precision"]}
     flat.update({k: v for k, v in config["model_kwargs"].items()
                  if isinstance(v, int | float | str)})
     return flat
@@ -269,9 +272,6 @@ def train(**options) -> dict:
     if not config["resume"] and tf.train.latest_checkpoint(checkpoints):
         raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
                          "it, or choose another --out.")
-    if config["strategy"] == "multi-worker" and not config["text_encoder"]:
-        raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
-                         "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
     chief = is_chief(strategy)
     out.mkdir(parents=True, exist_ok=True)
     if chief:
@@ -317,12 +317,12 @@ def train(**options) -> dict:
     dataset = dataset.with_options(options)
 
     logs = out / "logs"
-    grid = kt_callbacks.SampleGrid(logs, _grid_captions(config, text_encoder.tokenizer),
-                                   every_n_steps=config["sample_every"],
-                                   samples_dir=out / "samples")
     callback_list = [kt_callbacks.StopAtStep(total),
                      kt_callbacks.CheckpointEvery(manager, config["checkpoint_every"])]
-    if chief:
+    if chief:  # only the chief writes logs and samples
+        grid = kt_callbacks.SampleGrid(logs, _grid_captions(config, text_encoder.tokenizer),
+                                       every_n_steps=config["sample_every"],
+                                       samples_dir=out / "samples")
         callback_list += [ScalarLogger(logs), grid, hp.KerasCallback(str(logs), _hparams(config))]
     started = time.time()
     if start < total:

@@ -64,6 +64,14 @@ def test_config_resolution_follows_preset_then_flags():
         resolve_train_config(preset="nope")
     with pytest.raises(ValueError, match="strategy"):
         resolve_train_config(strategy="tpu")
+    with pytest.raises(ValueError, match="--text-encoder"):
+        resolve_train_config(strategy="multi-worker")
+
+
+def test_multi_worker_without_tf_config_names_it(tmp_path, encoder_dir, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        tiny_train(tmp_path / "run", encoder_dir, steps=1, strategy="multi-worker")
 
 
 def test_run_directory_and_tensorboard(tmp_path, encoder_dir):

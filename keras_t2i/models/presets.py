@@ -23,7 +23,8 @@ PRESETS = {
         "data": {"name": "shapes", "options": {"max_objects": 1}},
         # Batch 8 and a G learning rate of 2e-4 (the paper: 32 and 1e-4): on a CPU budget, more
         # and larger G updates place objects by their captions sooner (tried 2026-11-23: nf 8
-        # and 16 at batch 32 and G 1e-4 showed only background after 350-750 steps).
+        # and 16 at batch 32 and G 1e-4 showed background or blurred blobs after 250-350
+        # steps; benchmarks/RESULTS.md).
         "train": {**_DFGAN_PAPER_TRAIN, "batch_size": 8, "g_learning_rate": 2e-4,
                   "steps": 3000, "checkpoint_every": 500, "sample_every": 500},
         "damsm": {"steps": 400},
