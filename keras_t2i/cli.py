@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from keras_t2i.version import __version__
 
 # Subcommands of DESIGN §4.2 that later issues build; until then they say so and exit 2.
 NOT_YET = {
-    "export": "SavedModel export arrives with the export and serving issue",
-    "serve": "the PredictionService-compatible server arrives with the export and serving issue",
     "evaluate": "evaluation arrives with the evaluation issue",
     "pretrain captioner": "the STREAM captioner arrives with the MirrorGAN issue",
 }
@@ -25,7 +24,7 @@ EXIT_USAGE = 2
 def _not_yet(command):
     def run(args):
         print(f"keras-t2i {command}: not implemented yet ({NOT_YET[command]}). "
-              "Available now: train, generate --run, pretrain damsm.", file=sys.stderr)
+              "Available now: train, generate, export, pretrain damsm.", file=sys.stderr)
         return EXIT_USAGE
 
     return run
@@ -88,7 +87,7 @@ def _run_train(args):
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
           sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
           g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate,
-          precision=args.precision)
+          precision=args.precision, export_dir="" if args.no_export else args.export_dir)
     return 0
 
 
@@ -134,6 +133,11 @@ def _add_train_parser(commands):
                        help="compute dtype of G and D (default float32; bfloat16 is faster on "
                             "CPUs with AVX512-BF16 or AMX)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
+    export = train.add_mutually_exclusive_group()
+    export.add_argument("--export-dir", metavar="DIR",
+                        help="export the finished model to DIR/<version> (default "
+                             "savedmodels/<run name>)")
+    export.add_argument("--no-export", action="store_true", help="do not export at the end")
     train.set_defaults(func=_run_train)
 
 
@@ -142,19 +146,108 @@ def _run_generate(args):
     from PIL import Image
 
     from keras_t2i.callbacks import image_grid
-    from keras_t2i.train import load_run
 
-    if args.run is None:
-        raise ValueError("keras-t2i generate needs --run runs/NAME (the SavedModel and server "
-                         "routes arrive with the export and serving work).")
-    gan = load_run(args.run)
+    routes = [r for r in ("run", "model", "server") if getattr(args, r)]
+    if len(routes) != 1:
+        raise ValueError("keras-t2i generate needs exactly one of --run runs/NAME, --model "
+                         "savedmodels/NAME or --server HOST:PORT (with --model-name).")
     seeds = [args.seed + k for k in range(args.num)]
-    images = np.concatenate([gan.generate(args.captions, seeds=[s] * len(args.captions))
+    if args.run:
+        from keras_t2i.train import load_run
+
+        gan = load_run(args.run)
+
+        def generate(captions, row_seeds):
+            return gan.generate(captions, seeds=row_seeds)
+    elif args.model:
+        from keras_t2i.serving.savedmodel import LocalModel
+
+        generate = LocalModel(args.model).generate
+    else:
+        if not args.model_name:
+            raise ValueError("--server needs --model-name (the name the server serves it as).")
+        from keras_t2i.serving.client import Client
+
+        client = Client(args.server, args.model_name)
+        generate = client.generate
+    images = np.concatenate([generate(args.captions, [s] * len(args.captions))
                              for s in seeds])
     Image.fromarray(image_grid(images, rows=args.num)).save(args.out)
     print(f"Wrote {args.out}: {args.num} row(s) (seeds {seeds[0]}..{seeds[-1]}) x "
           f"{len(args.captions)} caption(s).")
     return 0
+
+
+def _run_export(args):
+    from keras_t2i.export import export_saved_model
+    from keras_t2i.train import load_run, load_run_config
+
+    config = load_run_config(args.run)
+    out = args.out or f"savedmodels/{Path(args.run).resolve().name}"
+    gan = load_run(args.run)
+    target = export_saved_model(gan, out, version=args.version, preset=config["preset"])
+    print(f"SavedModel: {target} (signatures serving_default, generate_png)")
+    return 0
+
+
+def _run_serve(args):
+    import logging
+
+    from keras_t2i.serving.server import parse_model_config, serve
+
+    if bool(args.model_base_path) == bool(args.model_config):
+        raise ValueError("keras-t2i serve needs --model-base-path savedmodels/NAME or "
+                         "--model-config serving/models.config (one of them).")
+    if args.model_config:
+        mapping = {}
+        for item in args.base_path_map or ():
+            prefix, sep, replacement = item.partition("=")
+            if not sep or not prefix.startswith("/"):
+                raise ValueError(f"--base-path-map takes /PREFIX=DIR, got {item!r}")
+            mapping[prefix] = replacement
+        models = parse_model_config(args.model_config, mapping)
+    else:
+        base = Path(args.model_base_path)
+        models = {args.model_name or base.resolve().name: str(base)}
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    serve(models, host=args.host, port=args.port, poll_seconds=args.poll_seconds,
+          max_workers=args.max_workers)
+    return 0
+
+
+def _add_serve_parser(commands):
+    serve = commands.add_parser(
+        "serve", help="serve SavedModels over TF Serving's gRPC API",
+        description="A PredictionService/ModelService gRPC server compatible with TF Serving "
+                    "(Predict, GetModelMetadata, GetModelStatus), for machines without it. "
+                    "Serves the highest version under each base path and picks up new ones.")
+    serve.add_argument("--model-base-path", metavar="DIR", help="savedmodels/NAME")
+    serve.add_argument("--model-name", help="name to serve it as (default: the folder name)")
+    serve.add_argument("--model-config", metavar="FILE",
+                       help="a TF Serving models.config (model_config_list) instead")
+    serve.add_argument("--base-path-map", metavar="/PREFIX=DIR", action="append",
+                       help="rewrite the config's base paths, e.g. /models=. to serve the "
+                            "container's serving/models.config from a checkout")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for new versions (default 1)")
+    serve.add_argument("--max-workers", type=_positive_int, default=8,
+                       help="concurrent requests (default 8)")
+    serve.set_defaults(func=_run_serve)
+
+
+def _add_export_parser(commands):
+    export = commands.add_parser(
+        "export", help="export a trained run as a TF Serving SavedModel",
+        description="Export the latest checkpoint of a training run (its EMA generator when "
+                    "it has one) to OUT/<version>/, the layout TF Serving's base_path expects.")
+    export.add_argument("--run", required=True, help="a training run directory (runs/NAME)")
+    export.add_argument("--out", help="model base path (default savedmodels/<run name>)")
+    export.add_argument("--version", type=_positive_int,
+                        help="version number (default: one more than the highest there)")
+    export.set_defaults(func=_run_export)
 
 
 def _add_generate_parser(commands):
@@ -163,6 +256,11 @@ def _add_generate_parser(commands):
         description="Generate a grid of images: one column per caption, one row per seed.")
     gen.add_argument("captions", nargs="+", help="one or more captions")
     gen.add_argument("--run", help="a training run directory (runs/NAME)")
+    gen.add_argument("--model", help="an exported model: savedmodels/NAME (latest version) or "
+                                     "one version directory")
+    gen.add_argument("--server", metavar="HOST:PORT",
+                     help="a TF Serving (or keras-t2i serve) gRPC address")
+    gen.add_argument("--model-name", help="the model's name on --server")
     gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     gen.add_argument("--num", type=_positive_int, default=1, help="rows, seeds seed..seed+num-1")
     gen.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
@@ -179,9 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(commands)
     _add_generate_parser(commands)
-    for name, text in (("export", "export a trained run as a TF Serving SavedModel"),
-                       ("serve", "serve SavedModels over TF Serving's gRPC API"),
-                       ("evaluate", "FID/KID, R-precision, Shapes semantic accuracy")):
+    _add_export_parser(commands)
+    _add_serve_parser(commands)
+    for name, text in (("evaluate", "FID/KID, R-precision, Shapes semantic accuracy"),):
         sub = commands.add_parser(name, help=f"{text} [not implemented yet]",
                                   description=f"{text}. Not implemented yet: {NOT_YET[name]}.")
         sub.set_defaults(func=_not_yet(name), accepts_any_flags=True)

@@ -53,7 +53,8 @@ SHAPES_GRID_CAPTIONS = (
 TRAIN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "image_size", "nf",
                  "ema_decay", "batch_size", "steps", "epochs", "mode_seeking", "strategy",
                  "out", "resume", "checkpoint_every", "sample_every", "text_encoder", "seed",
-                 "g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "precision")
+                 "g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "precision",
+                 "export_dir")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
@@ -133,6 +134,10 @@ def resolve_train_config(**options) -> dict:
     if config["strategy"] == "multi-worker" and not config["text_encoder"]:
         raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
                          "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
+    # Where the finished run is exported (TF Serving base path); "" turns the export off.
+    if "export_dir" in given:
+        config["export_dir"] = str(given["export_dir"]) or None
+    config.setdefault("export_dir", f"savedmodels/{Path(config['out']).name}")
     config["resume"] = bool(given.get("resume", False))
     return config
 
@@ -198,15 +203,20 @@ def gan_checkpoint(gan) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(**parts)
 
 
+def load_run_config(run_dir) -> dict:
+    """The resolved configuration a run saved in ``run_dir/config.json``."""
+    saved = Path(run_dir) / CONFIG_FILE
+    if not saved.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run: {saved} does not exist.")
+    return json.loads(saved.read_text())
+
+
 def load_run(run_dir):
     """The GAN of a run directory at its latest checkpoint (for ``generate`` and export)."""
     from keras_t2i.pretrain import load_encoders
 
     run_dir = Path(run_dir)
-    saved = run_dir / CONFIG_FILE
-    if not saved.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a training run: {saved} does not exist.")
-    config = json.loads(saved.read_text())
+    config = load_run_config(run_dir)
     text_dir = config["text_encoder"] or run_dir / "damsm"
     gan = build_gan(config, load_encoders(text_dir)[0])
     latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
@@ -333,13 +343,21 @@ def train(**options) -> dict:
             gan.fit(dataset, epochs=math.ceil(total / chunk), initial_epoch=start // chunk,
                     steps_per_epoch=chunk, callbacks=callback_list, verbose=1, shuffle=False)
     step = kt_callbacks.gan_step(gan)
+    result = {**config, "step": step, "export": None}
     if chief:
         gan.save(out / MODEL_FILE)
         print(f"Trained to step {step} in {(time.time() - started) / 60:.1f} min.")
         print(f"Logs:    tensorboard --logdir {logs}")
         print(f"Samples: {out / 'samples'}")
         print(f"Model:   {out / MODEL_FILE} (checkpoints in {checkpoints})")
-    return {**config, "step": step}
+        if config["export_dir"]:
+            from keras_t2i.export import export_saved_model
+
+            result["export"] = str(export_saved_model(gan, config["export_dir"], step=step,
+                                                      preset=config["preset"]))
+            print(f"SavedModel: {result['export']} (serve it: keras-t2i serve "
+                  f"--model-base-path {config['export_dir']})")
+    return result
 
 
 def distributed_train_step(gan, strategy):

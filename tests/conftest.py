@@ -19,3 +19,16 @@ tf.config.set_logical_device_configuration(
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory):
+    """A tiny text/image encoder pair saved as `keras-t2i pretrain damsm` saves them."""
+    from keras_t2i.data import caption_tokenizer
+    from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
+
+    out = tmp_path_factory.mktemp("damsm")
+    tok = caption_tokenizer("shapes", max_objects=1)
+    DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
+    DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
+    return out

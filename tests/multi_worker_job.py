@@ -70,7 +70,7 @@ def main():
     if args.train_out:
         train(strategy=name, out=args.train_out, text_encoder=args.encoder_dir, image_size=16,
               nf=4, batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2,
-              data_options={"max_objects": 1})
+              data_options={"max_objects": 1}, export_dir=args.train_out + "/export")
 
 
 if __name__ == "__main__":

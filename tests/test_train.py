@@ -15,26 +15,17 @@ from PIL import Image
 
 import keras_t2i as kt
 from keras_t2i import cli
-from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
+from keras_t2i.text.damsm import DAMSMTextEncoder
 from keras_t2i.train import load_run, resolve_train_config, train
 
-TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1"]
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    """A tiny text/image encoder pair saved as `keras-t2i pretrain damsm` saves them."""
-    out = tmp_path_factory.mktemp("damsm")
-    tok = kt.data.caption_tokenizer("shapes", max_objects=1)
-    DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
-    DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
-    return out
+TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1",
+        "--no-export"]
 
 
 def tiny_train(out, encoder_dir, **kwargs):
     options = dict(out=str(out), text_encoder=str(encoder_dir), image_size=16, nf=4,
                    batch_size=4, data_options={"max_objects": 1}, checkpoint_every=2,
-                   sample_every=3)
+                   sample_every=3, export_dir="")
     options.update(kwargs)
     return train(**options)
 
@@ -52,7 +43,7 @@ def event_tags(directory):
 def test_config_resolution_follows_preset_then_flags():
     config = resolve_train_config()
     assert config["preset"] == "dfgan_shapes_64" and config["out"] == "runs/dfgan_shapes_64"
-    assert config["model_kwargs"]["image_size"] == 64 and config["g_learning_rate"] == 2e-4
+    assert config["model_kwargs"]["image_size"] == 64 and config["g_learning_rate"] == 4e-4
     config = resolve_train_config(mode_seeking=1.0, batch_size=16, nf=32, steps=10)
     assert config["out"] == "runs/dfgan_shapes_64-ms"
     assert config["model_kwargs"]["mode_seeking"] == 1.0 and config["model_kwargs"]["nf"] == 32
@@ -72,6 +63,34 @@ def test_multi_worker_without_tf_config_names_it(tmp_path, encoder_dir, monkeypa
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         tiny_train(tmp_path / "run", encoder_dir, steps=1, strategy="multi-worker")
+
+
+def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder_dir,
+                                                               monkeypatch):
+    """Without --text-encoder a run pretrains DAMSM into RUN/damsm with the preset's damsm
+    budget, the run's data options and seed, and reuses it afterwards."""
+    import shutil
+
+    from keras_t2i import pretrain
+    from keras_t2i.train import obtain_text_encoder
+
+    calls = []
+
+    def fake_pretrain(**kwargs):
+        calls.append(kwargs)
+        shutil.copytree(encoder_dir, kwargs["out"])
+
+    monkeypatch.setattr(pretrain, "pretrain_damsm", fake_pretrain)
+    config = resolve_train_config(out=str(tmp_path / "run"), seed=3,
+                                  data_options={"num_scenes": 50})
+    encoder = obtain_text_encoder(config)
+    (call,) = calls
+    assert call["out"] == str(tmp_path / "run" / "damsm") and call["seed"] == 3
+    assert call["steps"] == config["damsm"]["steps"] and call["data"] == "shapes"
+    assert call["data_options"] == {"max_objects": 1, "num_scenes": 50}
+    assert isinstance(encoder, DAMSMTextEncoder)
+    obtain_text_encoder(config)  # a second call reuses the encoder already trained
+    assert len(calls) == 1
 
 
 def test_run_directory_and_tensorboard(tmp_path, encoder_dir):
@@ -111,6 +130,25 @@ def test_mixed_bfloat16_run_trains_and_leaves_the_global_policy(tmp_path, encode
     assert images.dtype == np.uint8 and images.shape == (1, 16, 16, 3)
     with pytest.raises(ValueError, match="precision"):
         resolve_train_config(precision="float16")
+
+
+def test_cli_flags_reach_the_run_config(tmp_path, encoder_dir):
+    run = tmp_path / "run"
+    assert cli.main(["train", *TINY, "--steps", "1", "--g-learning-rate", "3e-4",
+                     "--text-encoder", str(encoder_dir), "--out", str(run), "--no-export"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_options"]["max_objects"] == 1 and config["g_learning_rate"] == 3e-4
+    assert config["model_kwargs"]["nf"] == 4 and config["export_dir"] is None
+
+
+def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir):
+    from keras_t2i.serving import LocalModel
+
+    result = tiny_train(tmp_path / "run", encoder_dir, steps=2, strategy="mirrored",
+                        export_dir=str(tmp_path / "sm"))
+    assert result["step"] == 2 and result["export"] == str(tmp_path / "sm" / "1")
+    images = LocalModel(tmp_path / "sm").generate(["a red circle"], [0])
+    assert images.shape == (1, 16, 16, 3) and images.dtype == np.uint8
 
 
 def test_existing_run_is_not_overwritten(tmp_path, encoder_dir):
@@ -237,6 +275,7 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
     assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-3")
     assert (run / "model.keras").is_file() and (run / "samples" / "step_0000002.png").is_file()
     assert "Trained to step 3" in outputs[0][0]
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["1"]  # the chief's only
 
 
 def test_python_api_fit_with_sample_grid_and_keras_tensorboard(tmp_path, encoder_dir):

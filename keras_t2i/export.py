@@ -1,0 +1,173 @@
+"""SavedModel export in TF Serving's layout (DESIGN §4.3; ecosystem.md §3).
+
+``export_saved_model(model, "savedmodels/NAME")`` writes ``savedmodels/NAME/<version>/`` with
+
+- ``serving_default``: ``captions`` tf.string [None], ``seeds`` tf.int64 [None] →
+  ``images`` tf.uint8 [None, S, S, 3];
+- ``generate_png``: the same inputs → ``png`` tf.string [None] (one PNG file per caption);
+
+tokenisation inside the graph (the vocabulary is in the SavedModel), the noise of caption i a
+function of ``seeds[i]`` alone (so a caption and seed give the same image in any batch), and
+input checks in the graph that fail with INVALID_ARGUMENT and say what was wrong. Every op is
+core TensorFlow or tensorflow-text (a test reads the op list). ``assets/keras_t2i.json``
+describes the model (package version, family, image size, vocabulary, training step, preset).
+
+A version appears whole or not at all: it is written to a hidden sibling directory and renamed
+into place, so a server polling the base path never loads a half-written model.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
+from keras_t2i.models.base import to_uint8
+from keras_t2i.text.tokenizer import PAD_ID
+from keras_t2i.version import __version__
+
+IMAGES_SIGNATURE = "serving_default"
+PNG_SIGNATURE = "generate_png"
+METADATA_FILE = "keras_t2i.json"
+INPUT_SPECS = (tf.TensorSpec([None], tf.string, name="captions"),
+               tf.TensorSpec([None], tf.int64, name="seeds"))
+
+
+def versions(base_dir) -> list[int]:
+    """The integer version directories under ``base_dir``, ascending (TF Serving's rule)."""
+    base_dir = Path(base_dir)
+    if not base_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in base_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _check_inputs(captions, seeds, max_batch):
+    """Graph-side checks; each failure is an InvalidArgumentError naming the problem."""
+    count, seed_count = tf.size(captions), tf.size(seeds)
+    checks = [
+        tf.debugging.Assert(count > 0, ["captions is empty: send at least one caption."]),
+        tf.debugging.Assert(tf.equal(count, seed_count), [tf.strings.format(
+            "captions and seeds must have the same length, got {} captions and {} seeds.",
+            (count, seed_count))]),
+        tf.debugging.Assert(count <= max_batch, [tf.strings.format(
+            "{} captions exceed the batch limit of this model ({}); split the request.",
+            (count, max_batch))]),
+    ]
+    blank = tf.equal(tf.strings.length(tf.strings.strip(captions)), 0)
+    checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(blank)), [tf.strings.format(
+        "caption {} is empty or whitespace only.",
+        tf.cast(tf.argmax(tf.cast(blank, tf.int32)), tf.int32))]))
+    return checks
+
+
+def serving_functions(model):
+    """The two exported functions of a text-to-image model (also used in tests, unexported)."""
+    tokenizer = model.text_encoder.tokenizer
+    max_batch = int(model.max_batch)
+
+    def images_fn(captions, seeds):
+        with tf.control_dependencies(_check_inputs(captions, seeds, max_batch)):
+            tokens = tokenizer(tf.identity(captions))
+        wordless = tf.logical_not(tf.reduce_any(tf.not_equal(tokens, PAD_ID), axis=1))
+        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(wordless)), [tf.strings.format(
+            "caption {} has no words (only punctuation or symbols).",
+            tf.cast(tf.argmax(tf.cast(wordless, tf.int32)), tf.int32))])
+        with tf.control_dependencies([check]):
+            images = model.generate_from_tokens(tf.identity(tokens), seeds)
+        return {"images": to_uint8(images)}
+
+    def png_fn(captions, seeds):
+        images = images_fn(captions, seeds)["images"]
+        return {"png": tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)}
+
+    return images_fn, png_fn
+
+
+def model_metadata(model, step=None, preset=None) -> dict:
+    """What travels with an export in ``assets/keras_t2i.json``."""
+    tokenizer = model.text_encoder.tokenizer
+    return {
+        "package": "keras_t2i",
+        "package_version": __version__,
+        "model_family": type(model).__name__,
+        "image_size": int(model.image_size),
+        "noise_dim": int(model.noise_dim),
+        "max_batch": int(model.max_batch),
+        "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "max_words": int(tokenizer.max_words),
+        "training_step": None if step is None else int(step),
+        "preset": preset,
+        "ema_generator": model.generator_ema is not None,
+        "signatures": {IMAGES_SIGNATURE: "captions, seeds -> images",
+                       PNG_SIGNATURE: "captions, seeds -> png"},
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+    }
+
+
+def export_saved_model(model, base_dir, version=None, *, step=None, preset=None) -> Path:
+    """Exports ``model`` to ``base_dir/<version>/`` and returns that directory.
+
+    Args:
+        model: a ``TextToImageGAN`` (its EMA generator when it has one).
+        base_dir: str or Path. The model's base path (TF Serving's ``base_path``).
+        version: int. Defaults to one more than the highest version present (1 if none).
+        step: int. Training step recorded in the metadata. Defaults to the generator
+            optimizer's iterations when the model is compiled.
+        preset: str. Preset name recorded in the metadata.
+
+    Raises:
+        FileExistsError: ``version`` is already there (versions are never overwritten).
+    """
+    base_dir = Path(base_dir)
+    if version is None:
+        version = (versions(base_dir) or [0])[-1] + 1
+    version = int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer, got {version}")
+    target = base_dir / str(version)
+    if target.exists():
+        raise FileExistsError(f"{target} exists; exported versions are never overwritten "
+                              "(leave version unset for the next one).")
+    if step is None and getattr(model, "g_optimizer", None) is not None:
+        step = int(model.g_optimizer.iterations.numpy())
+
+    images_fn, png_fn = serving_functions(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model.inference_generator)
+    archive.track(model.text_encoder)
+    # The vocabulary's lookup table is a resource of its own; a StringLookup only counts as
+    # built once called (ecosystem.md §3.2).
+    model.text_encoder.tokenizer(tf.constant(["a"]))
+    archive.track(model.text_encoder.tokenizer.lookup)
+    archive.add_endpoint(IMAGES_SIGNATURE, images_fn, input_signature=list(INPUT_SPECS))
+    archive.add_endpoint(PNG_SIGNATURE, png_fn, input_signature=list(INPUT_SPECS))
+
+    base_dir.mkdir(parents=True, exist_ok=True)
+    staging = base_dir / f".{version}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        archive.write_out(str(staging), verbose=False)
+        (staging / "assets").mkdir(exist_ok=True)
+        (staging / "assets" / METADATA_FILE).write_text(
+            json.dumps(model_metadata(model, step, preset), indent=2, sort_keys=True))
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def read_metadata(version_dir) -> dict:
+    """The ``assets/keras_t2i.json`` of an exported version."""
+    path = Path(version_dir) / "assets" / METADATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {version_dir} a keras_t2i export "
+                                "(savedmodels/NAME/<version>)?")
+    return json.loads(path.read_text())

@@ -1,0 +1,75 @@
+"""Exported models on disk: find a base path's versions and run one (``generate --model``,
+the server). Pure TensorFlow: nothing here needs the package's Keras models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before a load)
+
+from keras_t2i.export import (
+    IMAGES_SIGNATURE,
+    PNG_SIGNATURE,
+    read_metadata,
+    versions,
+)
+
+
+def resolve_version_dir(path, version=None) -> Path:
+    """``path`` is a base path (``savedmodels/NAME``) or one version directory in it.
+
+    Returns the version directory: ``version`` if given, else the highest one (TF Serving's
+    default policy).
+    """
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        if version is not None and path.name != str(version):
+            raise ValueError(f"{path} is version {path.name}, not {version}.")
+        return path
+    found = versions(path)
+    if not found:
+        raise FileNotFoundError(
+            f"No SavedModel under {path}: expected {path}/<version>/saved_model.pb "
+            "(export one with `keras-t2i export --run runs/NAME`).")
+    if version is None:
+        return path / str(found[-1])
+    if int(version) not in found:
+        raise FileNotFoundError(f"{path} has no version {version}; it has {found}.")
+    return path / str(int(version))
+
+
+class LocalModel:
+    """One loaded version of an exported model.
+
+    Args:
+        path: base path or version directory (see :func:`resolve_version_dir`).
+        version: int. Defaults to the latest.
+
+    Example:
+    >>> model = LocalModel("savedmodels/dfgan_shapes_64")
+    >>> images = model.generate(["a red circle"], seeds=[0])   # uint8 (1, 64, 64, 3)
+    """
+
+    def __init__(self, path, version=None):
+        self.directory = resolve_version_dir(path, version)
+        self.version = int(self.directory.name) if self.directory.name.isdigit() else None
+        self.metadata = read_metadata(self.directory)
+        self.loaded = tf.saved_model.load(str(self.directory))
+        self.signatures = dict(self.loaded.signatures)
+
+    def run(self, signature: str, captions, seeds) -> dict:
+        """Runs a signature on numpy/list inputs; returns its outputs as numpy arrays."""
+        if signature not in self.signatures:
+            raise KeyError(f"Unknown signature {signature!r}; this model has "
+                           f"{sorted(self.signatures)}.")
+        outputs = self.signatures[signature](
+            captions=tf.constant(captions, tf.string), seeds=tf.constant(seeds, tf.int64))
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def generate(self, captions, seeds) -> np.ndarray:
+        return self.run(IMAGES_SIGNATURE, captions, seeds)["images"]
+
+    def generate_png(self, captions, seeds) -> list[bytes]:
+        return list(self.run(PNG_SIGNATURE, captions, seeds)["png"])

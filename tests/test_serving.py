@@ -1,0 +1,305 @@
+"""Export (TF Serving layout, signatures, op set) and serving (the real tensorflow-serving-api
+client against `keras-t2i serve`'s servicers over loopback)."""
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+import keras_t2i as kt
+from keras_t2i.export import export_saved_model, read_metadata, versions
+from keras_t2i.pretrain import load_encoders
+from keras_t2i.serving.client import Client, ServingError
+from keras_t2i.serving.savedmodel import LocalModel, resolve_version_dir
+from keras_t2i.serving.server import ModelRegistry, build_server, parse_model_config
+
+CAPTIONS = ["a big red circle in the center", "a small blue square on the left",
+            "a green star at the top"]
+SEEDS = [3, 4, 5]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, encoder_dir):
+    """A tiny DF-GAN exported once, with its reference images from ``generate``."""
+    gan = kt.models.DFGAN(load_encoders(encoder_dir)[0], image_size=16, nf=4, max_batch=8)
+    gan.compile()
+    base = tmp_path_factory.mktemp("savedmodels") / "tiny"
+    directory = export_saved_model(gan, base, preset="test")
+    return {"gan": gan, "base": base, "dir": directory,
+            "images": gan.generate(CAPTIONS, seeds=SEEDS)}
+
+
+def test_export_layout_versions_and_metadata(exported, tmp_path):
+    assert exported["dir"] == exported["base"] / "1"
+    for name in ("saved_model.pb", "variables/variables.index", "assets/keras_t2i.json"):
+        assert (exported["dir"] / name).is_file(), name
+    meta = read_metadata(exported["dir"])
+    assert meta["model_family"] == "DFGAN" and meta["image_size"] == 16
+    assert meta["preset"] == "test" and meta["training_step"] == 0
+    assert meta["vocabulary_size"] == exported["gan"].text_encoder.tokenizer.vocabulary_size()
+    assert meta["package_version"] == kt.__version__
+    base = tmp_path / "m"
+    assert export_saved_model(exported["gan"], base).name == "1"
+    assert export_saved_model(exported["gan"], base).name == "2"
+    assert export_saved_model(exported["gan"], base, version=7).name == "7"
+    assert versions(base) == [1, 2, 7] and not list(base.glob(".*"))  # no staging left
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        export_saved_model(exported["gan"], base, version=2)
+    assert resolve_version_dir(base) == base / "7"
+    with pytest.raises(FileNotFoundError, match="no version 3"):
+        resolve_version_dir(base, 3)
+
+
+def test_round_trip_in_a_process_that_never_imports_keras_t2i(exported, tmp_path):
+    np.save(tmp_path / "ref.npy", exported["images"])
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["keras_t2i"] = None  # any import of the package would fail
+        import numpy as np
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (the tokenizer's ops)
+        model = tf.saved_model.load({str(exported["dir"])!r})
+        captions, seeds = {CAPTIONS!r}, {SEEDS!r}
+        run = model.signatures["serving_default"]
+        images = run(captions=tf.constant(captions), seeds=tf.constant(seeds, tf.int64))
+        ref = np.load({str(tmp_path / "ref.npy")!r})
+        assert images["images"].dtype == tf.uint8
+        np.testing.assert_array_equal(images["images"].numpy(), ref)
+        # The same caption and seed give the same image in another batch, at another place.
+        alone = run(captions=tf.constant(captions[2:] + captions[:1]),
+                    seeds=tf.constant(seeds[2:] + seeds[:1], tf.int64))["images"].numpy()
+        np.testing.assert_array_equal(alone, ref[[2, 0]])
+        png = model.signatures["generate_png"](captions=tf.constant(captions),
+                                               seeds=tf.constant(seeds, tf.int64))["png"]
+        decoded = np.stack([tf.io.decode_png(p).numpy() for p in png])
+        np.testing.assert_array_equal(decoded, ref)
+        print("ROUND TRIP OK")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert "ROUND TRIP OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_graph_holds_only_core_and_tensorflow_text_ops(exported):
+    script = textwrap.dedent(f"""
+        from tensorflow.core.protobuf import saved_model_pb2
+        from tensorflow.python.framework import op_def_registry
+        saved = saved_model_pb2.SavedModel()
+        saved.ParseFromString(open({str(exported["dir"] / "saved_model.pb")!r}, "rb").read())
+        graph = saved.meta_graphs[0].graph_def
+        ops = {{n.op for n in graph.node}}
+        for function in graph.library.function:
+            ops |= {{n.op for n in function.node_def}}
+        ops -= {{f.signature.name for f in graph.library.function}}  # calls of graph functions
+        outside_core = sorted(o for o in ops if op_def_registry.get(o) is None)
+        import tensorflow_text  # noqa: F401
+        unknown = sorted(o for o in outside_core if op_def_registry.get(o) is None)
+        print("OPS", len(ops), "TFTEXT", outside_core, "UNKNOWN", unknown)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("OPS"))
+    assert line.endswith("UNKNOWN []"), line
+    assert "StatelessRandomNormalV2" in str(exported["dir"].joinpath("saved_model.pb")
+                                            .read_bytes())
+    # The tokenizer's ops are tensorflow-text's, which TF Serving links (ecosystem.md §3.3).
+    assert "WhitespaceTokenize" in line
+
+
+def test_saved_model_cli_lists_the_signatures(exported):
+    cli = [sys.executable, "-c", "from tensorflow.python.tools.saved_model_cli import main; "
+           "main()", "show", "--dir", str(exported["dir"]), "--all"]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=300).stdout
+    for text in ("signature_def['serving_default']", "signature_def['generate_png']",
+                 "inputs['captions']", "inputs['seeds']", "outputs['images']",
+                 "outputs['png']", "DT_UINT8", "DT_INT64"):
+        assert text in out, text
+
+
+@pytest.mark.parametrize("captions, seeds, message", [
+    (["a red circle", "   "], [1, 2], "caption 1 is empty or whitespace only"),
+    (["a red circle"], [1, 2], "got 1 captions and 2 seeds"),
+    ([], [], "captions is empty"),
+    (["a red circle"] * 9, list(range(9)), "9 captions exceed the batch limit"),
+    (["?!"], [1], "caption 0 has no words"),
+])
+def test_exported_model_rejects_bad_inputs_with_a_message(exported, captions, seeds, message):
+    model = LocalModel(exported["base"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        model.generate(captions, seeds)
+    np.testing.assert_array_equal(model.generate(CAPTIONS, SEEDS), exported["images"])
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    registry = ModelRegistry({"tiny": str(exported["base"])}, poll_seconds=0.2)
+    registry.start_polling()
+    grpc_server, port = build_server(registry, port=0)
+    yield {"target": f"127.0.0.1:{port}", "registry": registry}
+    grpc_server.stop(None)
+    registry.stop()
+
+
+def test_client_predicts_both_signatures_and_reads_metadata_and_status(server, exported):
+    with Client(server["target"], "tiny") as client:
+        np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
+        pngs = client.generate_png(CAPTIONS, SEEDS)
+        decoded = np.stack([np.asarray(Image.open(io.BytesIO(p))) for p in pngs])
+        np.testing.assert_array_equal(decoded, exported["images"])
+        assert client.status() == [{"version": 1, "state": "AVAILABLE", "error_code": 0,
+                                    "error_message": ""}]
+        meta = client.metadata()
+        assert meta["version"] == 1
+        assert meta["signatures"]["serving_default"] == {
+            "inputs": {"captions": ("string", [-1]), "seeds": ("int64", [-1])},
+            "outputs": {"images": ("uint8", [-1, 16, 16, 3])}}
+        assert meta["signatures"]["generate_png"]["outputs"] == {"png": ("string", [-1])}
+
+
+def _raw_predict(target, inputs, name="tiny", signature=""):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    for key, proto in inputs.items():
+        request.inputs[key].CopyFrom(proto)
+    with grpc.insecure_channel(target) as channel:
+        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request,
+                                                                                  timeout=60)
+
+
+def test_bad_requests_get_their_status_and_the_server_keeps_serving(server, exported):
+    target = server["target"]
+    client = Client(target, "tiny")
+    cases = [
+        (lambda: Client(target, "nope").generate(["a red circle"], [1]), "NOT_FOUND",
+         "Servable not found for request: Latest(nope)"),
+        (lambda: Client(target, "tiny", version=9).status(), "NOT_FOUND", "Specific(tiny, 9)"),
+        (lambda: client.predict("nope", ["a red circle"], [1]), "FAILED_PRECONDITION",
+         'Serving signature key "nope" not found'),
+        (lambda: client.generate(["a red circle", " "], [1, 2]), "INVALID_ARGUMENT",
+         "caption 1 is empty or whitespace only"),
+        (lambda: client.generate(["a red circle"], [1, 2]), "INVALID_ARGUMENT",
+         "got 1 captions and 2 seeds"),
+        (lambda: client.generate(["a red circle"] * 9, range(9)), "INVALID_ARGUMENT",
+         "batch limit"),
+        (lambda: client.predict("serving_default", ["a"], [1], output_filter=["x"]),
+         "INVALID_ARGUMENT", "output tensor alias not found"),
+    ]
+    for call, code, message in cases:
+        with pytest.raises(ServingError) as err:
+            call()
+        assert err.value.code.name == code and message in err.value.details, str(err.value)
+        np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
+    raw = [
+        ({"captions": tf.make_tensor_proto(["a red circle"]),
+          "seeds": tf.make_tensor_proto([1], dtype=tf.int32)}, "must be int64, got int32"),
+        ({"captions": tf.make_tensor_proto(["a red circle"])}, "Missing but required: {seeds}"),
+        ({"captions": tf.make_tensor_proto("a red circle"),
+          "seeds": tf.make_tensor_proto(1, dtype=tf.int64)}, "must have rank 1"),
+    ]
+    for inputs, message in raw:
+        with pytest.raises(grpc.RpcError) as err:
+            _raw_predict(target, inputs)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert message in err.value.details(), err.value.details()
+    np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
+
+
+def test_concurrent_clients_all_get_their_images(server, exported):
+    failures, done = [], []
+
+    def worker(k):
+        with Client(server["target"], "tiny") as client:
+            for r in range(5):
+                i = (k + r) % len(CAPTIONS)
+                try:
+                    image = client.generate([CAPTIONS[i]], [SEEDS[i]])[0]
+                    np.testing.assert_array_equal(image, exported["images"][i])
+                    done.append(1)
+                except Exception as err:  # collected, so every thread finishes
+                    failures.append(repr(err))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures and len(done) == 40
+
+
+def test_a_newly_exported_version_is_picked_up(server, exported):
+    base = exported["base"]
+    new = export_saved_model(exported["gan"], base)
+    client = Client(server["target"], "tiny")
+    deadline = 100
+    while client.status()[0]["version"] != int(new.name) and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    assert client.status()[0]["version"] == int(new.name)
+    np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
+    pinned = ModelRegistry({"tiny": (str(base), 1)})  # specific { versions: 1 }
+    assert pinned.models["tiny"].current.version == 1
+
+
+def test_model_config_is_read_like_tf_serving(tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text("model_config_list {\n"
+                      "  config { name: 'a' base_path: '/models/savedmodels/a' model_platform: "
+                      "'tensorflow' }\n"
+                      "  config { name: 'b' base_path: '/abs/b' }\n}\n")
+    assert parse_model_config(config) == {"a": ("/models/savedmodels/a", None),
+                                          "b": ("/abs/b", None)}
+    assert parse_model_config(config, {"/models": str(tmp_path)})["a"] == (
+        str(tmp_path / "savedmodels" / "a"), None)
+    config.write_text("model_config_list { config { name: 'a' base_path: '/x' "
+                      "model_version_policy { specific { versions: 3 } } } }")
+    assert parse_model_config(config) == {"a": ("/x", 3)}
+    config.write_text("model_config_list { config { name: 'a' base_path: '/x' "
+                      "model_version_policy { all {} } } }")
+    with pytest.raises(ValueError, match="one version per model"):
+        parse_model_config(config)
+    config.write_text("model_config_list { config { name: 'a' base_path: 'x' } }")
+    with pytest.raises(ValueError, match="must be absolute"):
+        parse_model_config(config)
+    config.write_text("model_config_list { config { name: 'a' base_path: 'x'")
+    with pytest.raises(ValueError, match="not a valid TF Serving model config"):
+        parse_model_config(config)
+
+
+def test_the_shipped_serving_config_parses():
+    from pathlib import Path
+
+    shipped = Path(__file__).parent.parent / "serving" / "models.config"
+    models = parse_model_config(shipped, {"/models": "."})
+    assert models == {"dfgan_shapes_64": ("savedmodels/dfgan_shapes_64", None)}
+
+
+def test_cli_export_then_generate_locally_matches_the_run(tmp_path, encoder_dir):
+    from keras_t2i import cli
+    from keras_t2i.train import train
+
+    run = tmp_path / "run"
+    result = train(out=str(run), text_encoder=str(encoder_dir), image_size=16, nf=4,
+                   batch_size=4, data_options={"max_objects": 1}, steps=2,
+                   checkpoint_every=2, sample_every=2, export_dir=str(tmp_path / "sm"))
+    assert result["export"] == str(tmp_path / "sm" / "1")
+    assert read_metadata(result["export"])["training_step"] == 2
+    assert cli.main(["export", "--run", str(run), "--out", str(tmp_path / "sm")]) == 0
+    assert versions(tmp_path / "sm") == [1, 2]
+    grids = {}
+    for route in (["--run", str(run)], ["--model", str(tmp_path / "sm")]):
+        out = tmp_path / f"{route[0][2:]}.png"
+        assert cli.main(["generate", "a red circle", "a blue square", "--seed", "3",
+                         "--num", "2", *route, "--out", str(out)]) == 0
+        grids[route[0]] = np.asarray(Image.open(out))
+    np.testing.assert_array_equal(grids["--run"], grids["--model"])
+    assert json.loads((run / "config.json").read_text())["export_dir"] == str(tmp_path / "sm")
