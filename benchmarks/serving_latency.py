@@ -50,6 +50,20 @@ def untrained_export(directory) -> Path:
     return kt.export.export_saved_model(gan, Path(directory) / "bench").parent
 
 
+def wait_until_serving(client, server, seconds=120):
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"keras-t2i serve exited with code {server.returncode}; see its "
+                               "log for why")
+        try:
+            return client.status()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def latencies(call, n):
     for _ in range(5):
         call(0)
@@ -115,14 +129,15 @@ def main():
         local = LocalModel(base)
         port = free_port()
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        log = open(Path(tmp) / "serve.log", "w")  # one line per request: not a pipe
         server = subprocess.Popen(
             [sys.executable, "-m", "keras_t2i.cli", "serve", "--model-base-path", str(base),
-             "--model-name", "bench", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+             "--model-name", "bench", "--port", str(port), "--rest-port", "0"],
+            stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
             target = f"127.0.0.1:{port}"
-            client = Client(target, "bench", retries=60, backoff=0.5)
-            client.status()  # waits (retrying UNAVAILABLE) until the server is up
+            client = Client(target, "bench")
+            wait_until_serving(client, server)
 
             local_p50, local_p99 = latencies(lambda i: local.generate([CAPTION], [i]),
                                              args.requests)
@@ -134,9 +149,14 @@ def main():
                 lambda: (lambda c: lambda i: c.generate([CAPTION], [i]))(Client(target, "bench")),
                 seconds=args.seconds)
             done, errors, wrong = stress(target, "bench", local)
+        except RuntimeError:
+            log.flush()
+            print(Path(log.name).read_text()[-3000:], file=sys.stderr)
+            raise
         finally:
             server.terminate()
             code = server.wait(timeout=60)
+            log.close()
     meta = local.metadata
     print(header("Serving latency: `keras-t2i serve` vs the in-process SavedModel"))
     print(f"Model: {meta['model_family']} {meta['image_size']}×{meta['image_size']}, "

@@ -126,9 +126,9 @@ def _add_train_parser(commands):
     train.add_argument("--ema-decay", type=float, metavar="D",
                        help="keep an EMA generator for sampling (e.g. 0.999; default: none)")
     train.add_argument("--g-learning-rate", type=float, metavar="LR",
-                       help="generator Adam learning rate (preset: 1e-4)")
+                       help="generator Adam learning rate (default: the preset's)")
     train.add_argument("--d-learning-rate", type=float, metavar="LR",
-                       help="discriminator Adam learning rate (preset: 4e-4)")
+                       help="discriminator Adam learning rate (default: the preset's)")
     train.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
                        help="compute dtype of G and D (default float32; bfloat16 is faster on "
                             "CPUs with AVX512-BF16 or AMX)")
@@ -170,8 +170,19 @@ def _run_generate(args):
 
         client = Client(args.server, args.model_name)
         generate = client.generate
-    images = np.concatenate([generate(args.captions, [s] * len(args.captions))
-                             for s in seeds])
+    import tensorflow as tf
+
+    try:
+        images = np.concatenate([generate(args.captions, [s] * len(args.captions))
+                                 for s in seeds])
+    except tf.errors.InvalidArgumentError as err:  # the exported model rejected the input
+        from keras_t2i.serving.savedmodel import error_message
+
+        raise ValueError(error_message(err)) from None
+    except RuntimeError as err:  # ServingError: the server's status and message
+        if type(err).__name__ != "ServingError":
+            raise
+        raise ValueError(str(err)) from None
     Image.fromarray(image_grid(images, rows=args.num)).save(args.out)
     print(f"Wrote {args.out}: {args.num} row(s) (seeds {seeds[0]}..{seeds[-1]}) x "
           f"{len(args.captions)} caption(s).")
@@ -210,8 +221,8 @@ def _run_serve(args):
         base = Path(args.model_base_path)
         models = {args.model_name or base.resolve().name: str(base)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    serve(models, host=args.host, port=args.port, poll_seconds=args.poll_seconds,
-          max_workers=args.max_workers)
+    serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
+          poll_seconds=args.poll_seconds, max_workers=args.max_workers)
     return 0
 
 
@@ -219,7 +230,8 @@ def _add_serve_parser(commands):
     serve = commands.add_parser(
         "serve", help="serve SavedModels over TF Serving's gRPC API",
         description="A PredictionService/ModelService gRPC server compatible with TF Serving "
-                    "(Predict, GetModelMetadata, GetModelStatus), for machines without it. "
+                    "(Predict, GetModelMetadata, GetModelStatus; and its REST API), for "
+                    "machines without it. "
                     "Serves the highest version under each base path and picks up new ones.")
     serve.add_argument("--model-base-path", metavar="DIR", help="savedmodels/NAME")
     serve.add_argument("--model-name", help="name to serve it as (default: the folder name)")
@@ -231,6 +243,8 @@ def _add_serve_parser(commands):
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
+    serve.add_argument("--rest-port", type=int, default=8501,
+                       help="REST port, TF Serving's /v1/models API (default 8501; 0: none)")
     serve.add_argument("--poll-seconds", type=float, default=1.0,
                        help="how often to look for new versions (default 1)")
     serve.add_argument("--max-workers", type=_positive_int, default=8,

@@ -35,6 +35,9 @@ from keras_t2i.version import __version__
 IMAGES_SIGNATURE = "serving_default"
 PNG_SIGNATURE = "generate_png"
 METADATA_FILE = "keras_t2i.json"
+# TF Serving replays these requests when it loads a version, so the first real request does
+# not pay for graph warm-up (its SavedModel warmup convention); `keras-t2i serve` does too.
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 INPUT_SPECS = (tf.TensorSpec([None], tf.string, name="captions"),
                tf.TensorSpec([None], tf.int64, name="seeds"))
 
@@ -158,10 +161,43 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
         (staging / "assets").mkdir(exist_ok=True)
         (staging / "assets" / METADATA_FILE).write_text(
             json.dumps(model_metadata(model, step, preset), indent=2, sort_keys=True))
+        _write_warmup(staging / WARMUP_FILE, model.text_encoder.tokenizer.vocabulary)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _write_warmup(path: Path, vocabulary):
+    """One PredictionLog per signature, on a caption made of the model's own words."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    caption = " ".join(vocabulary[:6])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for signature in (IMAGES_SIGNATURE, PNG_SIGNATURE):
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature
+            request.inputs["captions"].CopyFrom(tf.make_tensor_proto([caption], tf.string))
+            request.inputs["seeds"].CopyFrom(tf.make_tensor_proto([0], tf.int64))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def read_warmup(version_dir) -> list:
+    """The PredictRequests of a version's warm-up file (empty when it has none)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = Path(version_dir) / WARMUP_FILE
+    if not path.is_file():
+        return []
+    requests = []
+    for record in tf.data.TFRecordDataset(str(path)):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if log.HasField("predict_log"):
+            requests.append(log.predict_log.request)
+    return requests
 
 
 def read_metadata(version_dir) -> dict:

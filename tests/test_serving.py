@@ -1,6 +1,7 @@
 """Export (TF Serving layout, signatures, op set) and serving (the real tensorflow-serving-api
 client against `keras-t2i serve`'s servicers over loopback)."""
 
+import base64
 import io
 import json
 import subprocess
@@ -16,9 +17,10 @@ from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import keras_t2i as kt
-from keras_t2i.export import export_saved_model, read_metadata, versions
+from keras_t2i.export import export_saved_model, read_metadata, read_warmup, versions
 from keras_t2i.pretrain import load_encoders
 from keras_t2i.serving.client import Client, ServingError
+from keras_t2i.serving.rest import build_rest_server
 from keras_t2i.serving.savedmodel import LocalModel, resolve_version_dir
 from keras_t2i.serving.server import ModelRegistry, build_server, parse_model_config
 
@@ -47,6 +49,8 @@ def test_export_layout_versions_and_metadata(exported, tmp_path):
     assert meta["preset"] == "test" and meta["training_step"] == 0
     assert meta["vocabulary_size"] == exported["gan"].text_encoder.tokenizer.vocabulary_size()
     assert meta["package_version"] == kt.__version__
+    warmup = read_warmup(exported["dir"])  # TF Serving's assets.extra convention
+    assert [r.model_spec.signature_name for r in warmup] == ["serving_default", "generate_png"]
     base = tmp_path / "m"
     assert export_saved_model(exported["gan"], base).name == "1"
     assert export_saved_model(exported["gan"], base).name == "2"
@@ -144,7 +148,10 @@ def server(exported):
     registry = ModelRegistry({"tiny": str(exported["base"])}, poll_seconds=0.2)
     registry.start_polling()
     grpc_server, port = build_server(registry, port=0)
-    yield {"target": f"127.0.0.1:{port}", "registry": registry}
+    rest_server, rest_port = build_rest_server(registry, port=0)
+    yield {"target": f"127.0.0.1:{port}", "rest": f"http://127.0.0.1:{rest_port}",
+           "registry": registry}
+    rest_server.shutdown()
     grpc_server.stop(None)
     registry.stop()
 
@@ -214,6 +221,55 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(server, expo
     np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
 
 
+def _http(url, body=None):
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_rest_api_answers_like_tf_serving(server, exported):
+    rest = server["rest"]
+    assert _http(f"{rest}/v1/models/tiny") == (200, {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE",
+         "status": {"error_code": "OK", "error_message": ""}}]})
+    code, meta = _http(f"{rest}/v1/models/tiny/metadata")
+    assert code == 200 and "serving_default" in meta["metadata"]["signature_def"]["signatureDef"]
+    code, body = _http(f"{rest}/v1/models/tiny:predict",
+                       {"inputs": {"captions": CAPTIONS, "seeds": SEEDS}})
+    assert code == 200
+    np.testing.assert_array_equal(np.asarray(body["outputs"], np.uint8), exported["images"])
+    code, body = _http(f"{rest}/v1/models/tiny/versions/1:predict", {
+        "signature_name": "generate_png",
+        "instances": [{"captions": c, "seeds": s} for c, s in zip(CAPTIONS, SEEDS)]})
+    assert code == 200 and len(body["predictions"]) == 3
+    first = Image.open(io.BytesIO(base64.b64decode(body["predictions"][0]["b64"])))
+    np.testing.assert_array_equal(np.asarray(first), exported["images"][0])
+    for url, request, status, message in [
+        (f"{rest}/v1/models/nope:predict", {"inputs": {"captions": ["a"], "seeds": [1]}}, 404,
+         "Servable not found"),
+        (f"{rest}/v1/models/tiny:predict", {"inputs": {"captions": [" "], "seeds": [1]}}, 400,
+         "caption 0 is empty"),
+        (f"{rest}/v1/models/tiny:predict", {"inputs": {"captions": ["a"]}}, 400,
+         "Missing but required: {seeds}"),
+        (f"{rest}/v1/models/tiny:predict", {"inputs": {"captions": ["a"], "seeds": ["x"]}}, 400,
+         "Cannot read input 'seeds' as int64"),
+        (f"{rest}/v1/models/tiny:predict", {"instances": [1]}, 400, "list of objects"),
+        (f"{rest}/v1/models/tiny/versions/4", None, 404, "Specific(tiny, 4)"),
+        (f"{rest}/v2/nothing", None, 404, "Malformed request"),
+    ]:
+        code, body = _http(url, request)
+        assert code == status and message in body["error"], (url, code, body)
+    code, body = _http(f"{rest}/v1/models/tiny:predict",
+                       {"inputs": {"captions": CAPTIONS[:1], "seeds": SEEDS[:1]}})
+    assert code == 200
+
+
 def test_concurrent_clients_all_get_their_images(server, exported):
     failures, done = [], []
 
@@ -248,6 +304,30 @@ def test_a_newly_exported_version_is_picked_up(server, exported):
     np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
     pinned = ModelRegistry({"tiny": (str(base), 1)})  # specific { versions: 1 }
     assert pinned.models["tiny"].current.version == 1
+
+
+def test_a_broken_new_version_leaves_the_served_one(exported, tmp_path, caplog):
+    import shutil
+
+    caplog.set_level("INFO", logger="keras_t2i.serve")
+    base = tmp_path / "m"
+    shutil.copytree(exported["dir"], base / "1")
+    registry = ModelRegistry({"m": str(base)})
+    assert registry.models["m"].current.version == 1
+    assert "Warmed up m version 1 with 2 request(s)" in caplog.text
+    (base / "2").mkdir()
+    (base / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    registry.refresh()
+    assert registry.models["m"].current.version == 1
+    assert "Could not load m version 2" in caplog.text
+    model, _ = registry.resolve(_spec("m"))
+    np.testing.assert_array_equal(model.generate(CAPTIONS, SEEDS), exported["images"])
+
+
+def _spec(name):
+    spec = predict_pb2.PredictRequest().model_spec
+    spec.name = name
+    return spec
 
 
 def test_model_config_is_read_like_tf_serving(tmp_path):
@@ -303,3 +383,19 @@ def test_cli_export_then_generate_locally_matches_the_run(tmp_path, encoder_dir)
         grids[route[0]] = np.asarray(Image.open(out))
     np.testing.assert_array_equal(grids["--run"], grids["--model"])
     assert json.loads((run / "config.json").read_text())["export_dir"] == str(tmp_path / "sm")
+
+
+def test_cli_generate_reports_rejected_captions_without_a_traceback(server, exported, capsys,
+                                                                     tmp_path):
+    from keras_t2i import cli
+
+    out = str(tmp_path / "x.png")
+    assert cli.main(["generate", "   ", "--model", str(exported["base"]), "--out", out]) == 1
+    assert "error: caption 0 is empty or whitespace only." in capsys.readouterr().err
+    assert cli.main(["generate", "a red circle", "--server", server["target"],
+                     "--model-name", "nope", "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert "NOT_FOUND: Servable not found for request: Latest(nope)" in err
+    assert "Traceback" not in err
+    assert cli.main(["generate", "a red circle", "--server", server["target"], "--out", out]) == 1
+    assert "--server needs --model-name" in capsys.readouterr().err

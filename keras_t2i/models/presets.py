@@ -17,7 +17,7 @@ _DFGAN_PAPER_TRAIN = {"batch_size": 32, "g_learning_rate": 1e-4, "d_learning_rat
 PRESETS = {
     "dfgan_shapes_64": {
         "description": "The CPU quickstart: DF-GAN at 64×64 on single-object Shapes, nf 16, "
-                       "batch 8, about eleven minutes on two cores with the DAMSM "
+                       "batch 8, about twelve minutes on two cores with the DAMSM "
                        "pretraining.",
         "family": "dfgan",
         "model": {"image_size": 64, "nf": 16, "noise_dim": 100},

@@ -51,19 +51,21 @@ class Client:
         timeout: float. Deadline of each call in seconds. Defaults to 60.
         retries: int. Extra attempts when the server is UNAVAILABLE (starting up, restarting);
             no other error is retried. Defaults to 3, with exponential backoff from
-            ``backoff`` seconds.
+            ``backoff`` seconds, at most ``max_backoff`` seconds apart.
         backoff: float. Defaults to 0.5.
+        max_backoff: float. Defaults to 8.
         max_message_bytes: int. gRPC send/receive limit. Defaults to 256 MiB.
     """
 
     def __init__(self, target, model_name, *, version=None, timeout=60.0, retries=3,
-                 backoff=0.5, max_message_bytes=MAX_MESSAGE_BYTES):
+                 backoff=0.5, max_backoff=8.0, max_message_bytes=MAX_MESSAGE_BYTES):
         self.target = target
         self.model_name = model_name
         self.version = version
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
         self.channel = grpc.insecure_channel(target, options=[
             ("grpc.max_send_message_length", int(max_message_bytes)),
             ("grpc.max_receive_message_length", int(max_message_bytes))])
@@ -92,7 +94,7 @@ class Client:
                 return method(request, timeout=self.timeout)
             except grpc.RpcError as err:
                 if err.code() in RETRIED_CODES and attempt < self.retries:
-                    time.sleep(self.backoff * 2 ** attempt)
+                    time.sleep(min(self.max_backoff, self.backoff * 2 ** attempt))
                     continue
                 raise ServingError(what, self.target, err.code(), err.details()) from None
         raise AssertionError("unreachable")

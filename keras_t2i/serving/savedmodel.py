@@ -3,6 +3,7 @@ the server). Pure TensorFlow: nothing here needs the package's Keras models."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,15 @@ from keras_t2i.export import (
     read_metadata,
     versions,
 )
+
+_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]", re.S)
+
+
+def error_message(err: tf.errors.OpError) -> str:
+    """The readable part of an error from running an exported model: the message of the
+    graph's input check that failed, else the first line of TensorFlow's message."""
+    found = _ASSERTION.search(err.message)
+    return found.group(1).replace("\\'", "'") if found else err.message.strip().split("\n")[0]
 
 
 def resolve_version_dir(path, version=None) -> Path:

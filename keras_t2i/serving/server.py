@@ -8,13 +8,13 @@ its ``predict_util.cc`` and ``get_model_metadata_impl.cc``): NOT_FOUND for an un
 version, FAILED_PRECONDITION for an unknown signature, INVALID_ARGUMENT for bad inputs (with the
 model's own message for captions it rejects), UNIMPLEMENTED for the other RPCs. Like TF
 Serving's default policy it serves the highest version under each base path and loads a newly
-exported one without a restart (the old one answers until the new one is ready).
+exported one without a restart (the old one answers until the new one is ready). The REST
+API (``rest.py``) runs the same request handlers.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -35,13 +35,14 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from keras_t2i.export import IMAGES_SIGNATURE, versions
-from keras_t2i.serving.savedmodel import LocalModel
+from keras_t2i.export import IMAGES_SIGNATURE, read_warmup, versions
+from keras_t2i.serving.savedmodel import LocalModel, error_message
 
 log = logging.getLogger("keras_t2i.serve")
 DEFAULT_PORT = 8500
 MAX_MESSAGE_BYTES = 256 << 20
-_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]", re.S)
+# A version that failed to load (e.g. still being copied in by hand) is tried again this often.
+LOAD_RETRY_SECONDS = 30
 
 
 class _Abort(Exception):
@@ -108,9 +109,15 @@ class ServedModel:
         self.name = name
         self.base_path = Path(base_path)
         self.pinned = pinned
-        self.current: LocalModel | None = None
-        self.signature_defs = None
-        self._failed: set[int] = set()
+        # (LocalModel, its SignatureDefs) replaced as one object, so a request never pairs a
+        # new version with the old one's signatures.
+        self.state: tuple[LocalModel, dict] | None = None
+        self._failed: dict[int, float] = {}  # version -> time of its last failed load
+
+    @property
+    def current(self) -> LocalModel | None:
+        state = self.state
+        return None if state is None else state[0]
 
     def refresh(self) -> None:
         """Loads the version to serve if it is not the one served."""
@@ -120,18 +127,35 @@ class ServedModel:
         if not found:
             return
         latest = found[-1]
-        if (self.current is not None and self.current.version == latest) or latest in self._failed:
+        if self.current is not None and self.current.version == latest:
+            return
+        if time.monotonic() - self._failed.get(latest, -LOAD_RETRY_SECONDS) < LOAD_RETRY_SECONDS:
             return
         try:
             model = LocalModel(self.base_path, latest)
             signature_defs = _signature_defs(model.directory)
+            self._warm_up(model, signature_defs)
         except Exception as err:  # a broken export must not take the server down
-            log.error("Could not load %s version %d from %s: %s", self.name, latest,
-                      self.base_path, err)
-            self._failed.add(latest)
+            log.error("Could not load %s version %d from %s (retrying in %d s; still "
+                      "serving the previous version if any): %s", self.name, latest,
+                      self.base_path, LOAD_RETRY_SECONDS, err)
+            self._failed[latest] = time.monotonic()
             return
-        self.current, self.signature_defs = model, signature_defs  # one atomic swap
+        self.state = (model, signature_defs)  # one atomic swap
         log.info("Serving %s version %d from %s", self.name, latest, model.directory)
+
+
+    def _warm_up(self, model, signature_defs):
+        """Replays the version's warm-up requests (as TF Serving does) before serving it."""
+        requests = read_warmup(model.directory)
+        for request in requests:
+            name = request.model_spec.signature_name or IMAGES_SIGNATURE
+            if name not in signature_defs:
+                raise ValueError(f"warm-up request for unknown signature {name!r}")
+            model.signatures[name](**_tensor_inputs(signature_defs[name], request))
+        if requests:
+            log.info("Warmed up %s version %d with %d request(s)", self.name, model.version,
+                     len(requests))
 
 
 def _signature_defs(directory) -> dict:
@@ -173,23 +197,21 @@ class ModelRegistry:
         if self._thread is not None:
             self._thread.join()
 
-    def resolve(self, spec) -> LocalModel:
-        """The loaded version a ModelSpec asks for, or an abort as TF Serving words it."""
+    def resolve(self, spec) -> tuple[LocalModel, dict]:
+        """The loaded version a ModelSpec asks for and its SignatureDefs, or an abort as TF
+        Serving words it."""
         served = self.models.get(spec.name)
         which = (f"Specific({spec.name}, {spec.version.value})" if spec.HasField("version")
                  else f"Latest({spec.name})")
         if spec.WhichOneof("version_choice") == "version_label":
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
                          f"Unrecognized servable version label: {spec.version_label}")
-        if served is None or served.current is None:
+        state = None if served is None else served.state
+        if state is None:
             raise _Abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {which}")
-        model = served.current
-        if spec.HasField("version") and spec.version.value != model.version:
+        if spec.HasField("version") and spec.version.value != state[0].version:
             raise _Abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {which}")
-        return model
-
-    def signature_defs(self, name):
-        return self.models[name].signature_defs
+        return state
 
 
 def _tensor_inputs(signature_def, request):
@@ -241,35 +263,90 @@ def _output_aliases(signature_def, request):
 
 def _model_error(err: tf.errors.OpError) -> _Abort:
     """A TensorFlow error of the model run as a gRPC status (TF codes are gRPC codes)."""
-    found = _ASSERTION.search(err.message)
-    message = found.group(1).replace("\\'", "'") if found else err.message.strip().split("\n")[0]
     code = {c.value[0]: c for c in grpc.StatusCode}.get(err.error_code, grpc.StatusCode.INTERNAL)
-    return _Abort(code, message)
+    return _Abort(code, error_message(err))
 
 
-def _logged(method):
-    """Runs a servicer method, turning _Abort into the gRPC status and logging one line."""
+def predict(registry: ModelRegistry, request) -> predict_pb2.PredictResponse:
+    """PredictionService.Predict on a PredictRequest (gRPC and REST both end here)."""
+    model, signature_defs = registry.resolve(request.model_spec)
+    name = request.model_spec.signature_name or IMAGES_SIGNATURE
+    signature_def = signature_defs.get(name)
+    if signature_def is None or name not in model.signatures:
+        raise _Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                     f'Serving signature key "{name}" not found.')
+    inputs = _tensor_inputs(signature_def, request)
+    aliases = _output_aliases(signature_def, request)
+    try:
+        outputs = model.signatures[name](**inputs)
+    except tf.errors.OpError as err:
+        raise _model_error(err) from None
+    response = predict_pb2.PredictResponse()
+    response.model_spec.name = request.model_spec.name
+    response.model_spec.version.value = model.version
+    response.model_spec.signature_name = name
+    for alias in aliases:
+        response.outputs[alias].CopyFrom(tf.make_tensor_proto(np.asarray(outputs[alias])))
+    return response
 
-    def handler(self, request, context):
-        start = time.perf_counter()
-        status, detail = "OK", ""
-        try:
-            return method(self, request, context)
-        except _Abort as abort:
-            status, detail = abort.code.name, abort.message
+
+def model_metadata(registry: ModelRegistry, request):
+    """PredictionService.GetModelMetadata (only ``signature_def``, as TF Serving)."""
+    model, signature_defs = registry.resolve(request.model_spec)
+    if not request.metadata_field:
+        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                     "GetModelMetadataRequest must specify at least one metadata_field")
+    for field in request.metadata_field:
+        if field != "signature_def":
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"Metadata field {field} is not supported")
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, value in signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(value)
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = request.model_spec.name
+    response.model_spec.version.value = model.version
+    response.metadata["signature_def"].Pack(signature_map)
+    return response
+
+
+def model_status(registry: ModelRegistry, request):
+    """ModelService.GetModelStatus: the served version, AVAILABLE."""
+    model, _ = registry.resolve(request.model_spec)
+    response = get_model_status_pb2.GetModelStatusResponse()
+    status = response.model_version_status.add()
+    status.version = model.version
+    status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    return response
+
+
+def _handle(what, fn, registry, request):
+    """Runs one request; returns (response, None) or (None, _Abort), logging one line."""
+    start = time.perf_counter()
+    response, abort = None, None
+    try:
+        response = fn(registry, request)
+    except _Abort as err:
+        abort = err
+    except Exception as err:  # never let one request take the server down
+        log.exception("Unexpected error in %s", what)
+        abort = _Abort(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+    spec = request.model_spec
+    log.info("%s model=%s signature=%s %s %.1f ms%s", what, spec.name,
+             getattr(spec, "signature_name", "") or "-", abort.code.name if abort else "OK",
+             1000 * (time.perf_counter() - start), f" ({abort.message})" if abort else "")
+    return response, abort
+
+
+def _grpc_method(what, fn):
+    def method(self, request, context):
+        response, abort = _handle(what, fn, self.registry, request)
+        if abort is not None:
             context.abort(abort.code, abort.message)
-        except Exception as err:  # never let one request take the server down
-            status, detail = "INTERNAL", f"{type(err).__name__}: {err}"
-            log.exception("Unexpected error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, detail)
-        finally:
-            spec = request.model_spec
-            log.info("%s model=%s signature=%s %s %.1f ms%s", method.__name__, spec.name,
-                     getattr(spec, "signature_name", "") or "-", status,
-                     1000 * (time.perf_counter() - start), f" ({detail})" if detail else "")
+        return response
 
-    handler.__name__ = method.__name__
-    return handler
+    method.__name__ = what
+    return method
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -278,46 +355,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, registry: ModelRegistry):
         self.registry = registry
 
-    @_logged
-    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
-        model = self.registry.resolve(request.model_spec)
-        name = request.model_spec.signature_name or IMAGES_SIGNATURE
-        signature_def = self.registry.signature_defs(request.model_spec.name).get(name)
-        if signature_def is None or name not in model.signatures:
-            raise _Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                         f'Serving signature key "{name}" not found.')
-        inputs = _tensor_inputs(signature_def, request)
-        aliases = _output_aliases(signature_def, request)
-        try:
-            outputs = model.signatures[name](**inputs)
-        except tf.errors.OpError as err:
-            raise _model_error(err) from None
-        response = predict_pb2.PredictResponse()
-        response.model_spec.name = request.model_spec.name
-        response.model_spec.version.value = model.version
-        response.model_spec.signature_name = name
-        for alias in aliases:
-            response.outputs[alias].CopyFrom(tf.make_tensor_proto(np.asarray(outputs[alias])))
-        return response
-
-    @_logged
-    def GetModelMetadata(self, request, context):  # noqa: N802
-        model = self.registry.resolve(request.model_spec)
-        if not request.metadata_field:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         "GetModelMetadataRequest must specify at least one metadata_field")
-        for field in request.metadata_field:
-            if field != "signature_def":
-                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"Metadata field {field} is not supported")
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for key, value in self.registry.signature_defs(request.model_spec.name).items():
-            signature_map.signature_def[key].CopyFrom(value)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = request.model_spec.name
-        response.model_spec.version.value = model.version
-        response.metadata["signature_def"].Pack(signature_map)
-        return response
+    Predict = _grpc_method("Predict", predict)
+    GetModelMetadata = _grpc_method("GetModelMetadata", model_metadata)
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
@@ -326,14 +365,7 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, registry: ModelRegistry):
         self.registry = registry
 
-    @_logged
-    def GetModelStatus(self, request, context):  # noqa: N802
-        model = self.registry.resolve(request.model_spec)
-        response = get_model_status_pb2.GetModelStatusResponse()
-        status = response.model_version_status.add()
-        status.version = model.version
-        status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
-        return response
+    GetModelStatus = _grpc_method("GetModelStatus", model_status)
 
 
 def build_server(registry: ModelRegistry, host="127.0.0.1", port=DEFAULT_PORT,
@@ -353,18 +385,30 @@ def build_server(registry: ModelRegistry, host="127.0.0.1", port=DEFAULT_PORT,
     return server, bound
 
 
-def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, poll_seconds=1.0,
-          max_workers=8, grace_seconds=10.0, ready=None):
-    """Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to
-    ``grace_seconds``) and returns. ``ready`` (a callable) gets the bound port once serving."""
+def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, rest_port=8501,
+          poll_seconds=1.0, max_workers=8, grace_seconds=10.0, ready=None):
+    """Serves gRPC on ``port`` and REST on ``rest_port`` (0: no REST) until SIGTERM or SIGINT,
+    then finishes the requests in flight (up to ``grace_seconds``) and returns. ``ready`` (a
+    callable) gets the bound gRPC port once serving."""
+    from keras_t2i.serving.rest import build_rest_server
+
     registry = ModelRegistry(models, poll_seconds)
     server, bound = build_server(registry, host, port, max_workers)
+    rest = None
+    if rest_port:
+        try:
+            rest, rest_bound = build_rest_server(registry, host, rest_port)
+        except OSError as err:
+            server.stop(None)
+            raise OSError(f"Cannot bind the REST port {host}:{rest_port} ({err}); choose "
+                          "another with --rest-port, or 0 for none.") from None
     registry.start_polling()
     for served in registry.models.values():
         if served.current is None:
             log.warning("No version of %s under %s yet; it will be served once exported.",
                         served.name, served.base_path)
-    log.info("Serving %s on %s:%d (gRPC)", ", ".join(registry.models), host, bound)
+    log.info("Serving %s on %s:%d (gRPC)%s", ", ".join(registry.models), host, bound,
+             f" and {host}:{rest_bound} (REST)" if rest else "")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -373,6 +417,8 @@ def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, poll_seconds=1.0,
             ready(bound)
         stop.wait()
         log.info("Shutting down: finishing requests in flight")
+        if rest is not None:
+            rest.shutdown()
         server.stop(grace_seconds).wait()
     finally:
         registry.stop()
