@@ -160,29 +160,31 @@ def _run_generate(args):
         def generate(captions, row_seeds):
             return gan.generate(captions, seeds=row_seeds)
     elif args.model:
-        from keras_t2i.serving.savedmodel import LocalModel
+        import tensorflow as tf
 
-        generate = LocalModel(args.model).generate
+        from keras_t2i.serving.savedmodel import LocalModel, error_message
+
+        model = LocalModel(args.model)
+
+        def generate(captions, row_seeds):
+            try:
+                return model.generate(captions, row_seeds)
+            except tf.errors.InvalidArgumentError as err:  # the model rejected the input
+                raise ValueError(error_message(err)) from None
     else:
         if not args.model_name:
             raise ValueError("--server needs --model-name (the name the server serves it as).")
-        from keras_t2i.serving.client import Client
+        from keras_t2i.serving.client import Client, ServingError
 
         client = Client(args.server, args.model_name)
-        generate = client.generate
-    import tensorflow as tf
 
-    try:
-        images = np.concatenate([generate(args.captions, [s] * len(args.captions))
-                                 for s in seeds])
-    except tf.errors.InvalidArgumentError as err:  # the exported model rejected the input
-        from keras_t2i.serving.savedmodel import error_message
-
-        raise ValueError(error_message(err)) from None
-    except RuntimeError as err:  # ServingError: the server's status and message
-        if type(err).__name__ != "ServingError":
-            raise
-        raise ValueError(str(err)) from None
+        def generate(captions, row_seeds):
+            try:
+                return client.generate(captions, row_seeds)
+            except ServingError as err:  # the server's status and message
+                raise ValueError(str(err)) from None
+    images = np.concatenate([generate(args.captions, [s] * len(args.captions))
+                             for s in seeds])
     Image.fromarray(image_grid(images, rows=args.num)).save(args.out)
     print(f"Wrote {args.out}: {args.num} row(s) (seeds {seeds[0]}..{seeds[-1]}) x "
           f"{len(args.captions)} caption(s).")

@@ -103,7 +103,8 @@ def _predict_request(registry, name, version, body):
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
                          '"instances" must be a list of objects, one per row, e.g. '
                          '[{"captions": "a red circle", "seeds": 0}].')
-        columns = {k: [i.get(k) for i in instances] for i in instances for k in i}
+        keys = dict.fromkeys(k for i in instances for k in i)  # in first-seen order
+        columns = {k: [i.get(k) for i in instances] for k in keys}
     else:
         columns = body["inputs"]
         if not isinstance(columns, dict):
@@ -171,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(abort)
         elif fn is model_status:
             self._reply(HTTPStatus.OK, {"model_version_status": [
-                {"version": str(s.version), "state": "AVAILABLE",
+                {"version": str(s.version),
+                 "state": get_model_status_pb2.ModelVersionStatus.State.Name(s.state),
                  "status": {"error_code": "OK", "error_message": ""}}
                 for s in response.model_version_status]})
         else:

@@ -207,9 +207,7 @@ class ModelRegistry:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
                          f"Unrecognized servable version label: {spec.version_label}")
         state = None if served is None else served.state
-        if state is None:
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {which}")
-        if spec.HasField("version") and spec.version.value != state[0].version:
+        if state is None or (spec.HasField("version") and spec.version.value != state[0].version):
             raise _Abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {which}")
         return state
 
