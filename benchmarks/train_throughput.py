@@ -5,7 +5,7 @@ batch) on a fixed Shapes batch, nf 32, images/s = batch / seconds per step. Infe
 generator's graph from tokens and seeds to images (what the exported model runs), images/s.
 
 Usage: python benchmarks/train_throughput.py [--precision float32|mixed_bfloat16] [--jit]
-           [--seconds 30]
+           [--seconds 30] [--only train:64:8 ...]
 Prints a Markdown section for benchmarks/RESULTS.md.
 """
 
@@ -36,13 +36,26 @@ def main():
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--nf", type=int, default=32)
+    parser.add_argument("--only", nargs="+", metavar="WHAT:SIZE:BATCH",
+                        help="run only these rows, e.g. train:64:8 generate:64:16")
     args = parser.parse_args()
+    wanted = set(args.only or [])
+    known = {f"train:{s}:{b}" for s, b in TRAIN_CASES} | {f"generate:{s}:{b}"
+                                                          for s, b in INFER_CASES}
+    if wanted - known:
+        parser.error(f"unknown rows {sorted(wanted - known)}; rows: {sorted(known)}")
+
+    def selected(what, size, batch):
+        return not wanted or f"{what}:{size}:{batch}" in wanted
+
     keras.mixed_precision.set_global_policy(args.precision)
     tokenizer = kt.data.caption_tokenizer("shapes")
     text_encoder = DAMSMTextEncoder(tokenizer)  # untrained: the cost is the same
 
     rows = []
     for size, batch in TRAIN_CASES:
+        if not selected("train", size, batch):
+            continue
         gan = kt.models.DFGAN(text_encoder, image_size=size, nf=args.nf)
         gan.compile()
         data = batch_of(size, batch, tokenizer)
@@ -51,6 +64,8 @@ def main():
                           min_seconds=args.seconds)
         rows.append(("train", size, batch, per_second))
     for size, batch in INFER_CASES:
+        if not selected("generate", size, batch):
+            continue
         gan = kt.models.DFGAN(text_encoder, image_size=size, nf=args.nf)
         tokens = batch_of(size, batch, tokenizer)["tokens"]
         seeds = np.arange(batch, dtype=np.int64)

@@ -87,18 +87,21 @@ class UpBlock(keras.layers.Layer):
         up = (x_shape[0], None if x_shape[1] is None else 2 * x_shape[1],
               None if x_shape[2] is None else 2 * x_shape[2], self.in_channels)
         out = up[:3] + (self.out_channels,)
-        self.fuse_0.build(up, condition_shape)
+        self.fuse_0.build(x_shape, condition_shape)
         self.conv_0.build(up)
         self.fuse_1.build(out, condition_shape)
         self.conv_1.build(out)
         if self.shortcut is not None:
-            self.shortcut.build(up)
+            self.shortcut.build(x_shape)
 
     def call(self, x, condition):
-        x = self.upsample(x)
-        h = self.conv_0(self.fuse_0(x, condition))
+        # The reference upsamples first, then runs fuse_0 and the 1×1 shortcut on the large map.
+        # Both commute with nearest-neighbour upsampling (per-channel affine, elementwise ReLU,
+        # per-pixel conv), so they run on the small map here: the same function at a quarter
+        # of the cost of those ops.
+        h = self.conv_0(self.upsample(self.fuse_0(x, condition)))
         h = self.conv_1(self.fuse_1(h, condition))
-        return (x if self.shortcut is None else self.shortcut(x)) + h
+        return self.upsample(x if self.shortcut is None else self.shortcut(x)) + h
 
     def compute_output_shape(self, x_shape, condition_shape):
         return (x_shape[0], None if x_shape[1] is None else 2 * x_shape[1],
@@ -144,14 +147,18 @@ class DownBlock(keras.layers.Layer):
                 None if x_shape[2] is None else x_shape[2] // 2, self.out_channels)
         self.conv_1.build(half)
         if self.shortcut is not None:
-            self.shortcut.build(x_shape)
+            self.shortcut.build(half[:3] + (self.in_channels,))
         self.gamma = self.add_weight(shape=(), initializer="zeros", name="gamma")
 
     def call(self, x):
         h = ops.leaky_relu(self.conv_0(x), 0.2)
         h = ops.leaky_relu(self.conv_1(h), 0.2)
-        shortcut = x if self.shortcut is None else self.shortcut(x)
-        return self.pool(shortcut) + ops.cast(self.gamma, h.dtype) * h
+        # The reference applies the 1×1 shortcut, then pools; both are linear and per-pixel
+        # resp. per-channel, so pooling first gives the same function at a quarter of the cost.
+        shortcut = self.pool(x)
+        if self.shortcut is not None:
+            shortcut = self.shortcut(shortcut)
+        return shortcut + ops.cast(self.gamma, h.dtype) * h
 
     def compute_output_shape(self, x_shape):
         return (x_shape[0], None if x_shape[1] is None else x_shape[1] // 2,

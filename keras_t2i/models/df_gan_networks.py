@@ -85,7 +85,10 @@ class DFGANGenerator(keras.Model):
         x = self.reshape(self.fc(noise))
         for block in self.blocks:
             x = block(x, condition)
-        x = self.to_rgb(ops.leaky_relu(x, 0.2))
+        # LeakyReLU(0.2) written as max(x, 0.2x): with ops.leaky_relu here, TF 2.21's Grappler
+        # remapper fuses the last block's residual add into it although the gradient still
+        # needs the add, fails and logs "remapper failed" on every training run.
+        x = self.to_rgb(ops.maximum(x, 0.2 * x))
         return ops.tanh(x)
 
     def compute_output_shape(self, noise_shape, sentence_shape):

@@ -63,3 +63,34 @@ def test_downblock_halves_the_size_and_starts_as_its_shortcut(in_ch, out_ch):
     shortcut = x if block.shortcut is None else block.shortcut(x)
     np.testing.assert_allclose(out, block.pool(shortcut), atol=1e-6)
     run_layer_checks(DownBlock(in_ch, out_ch), x, (2, 4, 4, out_ch), "float32")
+
+
+def randomise(layer):
+    """Random weights everywhere (γ/β MLPs no longer the identity, D_Block gain not 0)."""
+    for weight in layer.weights:
+        weight.assign(0.3 * RNG.normal(size=weight.shape).astype("float32"))
+
+
+@pytest.mark.parametrize("in_ch,out_ch", [(8, 8), (8, 4)])
+def test_upblock_equals_the_reference_order(in_ch, out_ch):
+    """fuse_0 and the shortcut run before upsampling; the reference runs them after."""
+    block = UpBlock(in_ch, out_ch)
+    x, cond = tensor(2, 4, 4, in_ch), tensor(2, 12)
+    block(x, cond)
+    randomise(block)
+    up = block.upsample(x)
+    h = block.conv_1(block.fuse_1(block.conv_0(block.fuse_0(up, cond)), cond))
+    reference = (up if block.shortcut is None else block.shortcut(up)) + h
+    np.testing.assert_allclose(block(x, cond), reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("in_ch,out_ch", [(4, 4), (4, 8)])
+def test_downblock_equals_the_reference_order(in_ch, out_ch):
+    """The shortcut pools before its 1×1 conv; the reference convolves, then pools."""
+    block = DownBlock(in_ch, out_ch)
+    x = tensor(2, 8, 8, in_ch)
+    block(x)
+    randomise(block)
+    h = tf.nn.leaky_relu(block.conv_1(tf.nn.leaky_relu(block.conv_0(x), 0.2)), 0.2)
+    reference = block.pool(x if block.shortcut is None else block.shortcut(x)) + block.gamma * h
+    np.testing.assert_allclose(block(x), reference, rtol=1e-5, atol=1e-5)
