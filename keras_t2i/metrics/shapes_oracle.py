@@ -82,16 +82,24 @@ class ShapesOracle(keras.Model):
             head.build(cell_shape)
         self.built = True
 
-    def cell_features(self, images):
-        """(batch, S, S, 3) in [-1, 1] → (batch, 3, 3, 4·width), one vector per cell."""
+    def feature_maps(self, images):
+        """The trunk's activations at the end of each stage (72, 36, 18 → 9 pixels wide),
+        the layers a perceptual (LPIPS-style) distance compares."""
         images = tf.convert_to_tensor(images, tf.float32)
         if images.shape.rank != 4 or images.shape[-1] != 3:
             raise ValueError(f"The Shapes oracle reads (batch, height, width, 3) images, got "
                              f"shape {tuple(images.shape)}")
         x = tf.image.resize(images, (INPUT_SIZE, INPUT_SIZE), antialias=True)
+        maps = []
         for layer in self.trunk:
+            if layer.strides == (2, 2):
+                maps.append(x)
             x = layer(x)
-        return self.cell_pool(x)
+        return maps + [x]
+
+    def cell_features(self, images):
+        """(batch, S, S, 3) in [-1, 1] → (batch, 3, 3, 4·width), one vector per cell."""
+        return self.cell_pool(self.feature_maps(images)[-1])
 
     def features(self, images):
         """(batch, 9 · 4·width) float32: the cell features in row-major order (FID/KID)."""
