@@ -15,7 +15,6 @@ from keras_t2i.version import __version__
 
 # Subcommands of DESIGN §4.2 that later issues build; until then they say so and exit 2.
 NOT_YET = {
-    "evaluate": "evaluation arrives with the evaluation issue",
     "pretrain captioner": "the STREAM captioner arrives with the MirrorGAN issue",
 }
 EXIT_USAGE = 2
@@ -24,7 +23,8 @@ EXIT_USAGE = 2
 def _not_yet(command):
     def run(args):
         print(f"keras-t2i {command}: not implemented yet ({NOT_YET[command]}). "
-              "Available now: train, generate, export, pretrain damsm.", file=sys.stderr)
+              "Available now: train, generate, export, serve, evaluate, pretrain damsm.",
+              file=sys.stderr)
         return EXIT_USAGE
 
     return run
@@ -191,6 +191,25 @@ def _run_generate(args):
     return 0
 
 
+def _run_evaluate(args):
+    from keras_t2i.evaluate import REAL_MODEL, evaluate, format_table
+
+    if args.version is not None and not args.model:
+        raise ValueError("--version selects a SavedModel version; it needs --model.")
+    report = evaluate(model=REAL_MODEL if args.real else args.model, run=args.run,
+                      data=args.data, out=args.out, log_dir=args.log_dir, damsm_dir=args.damsm,
+                      max_objects=args.max_objects, version=args.version,
+                      num_images=args.num_images, seed=args.seed,
+                      diversity_captions=args.diversity_captions,
+                      diversity_samples=args.diversity_samples)
+    print(format_table(report))
+    if not any(m["name"].startswith("r_precision") for m in report["metrics"]):
+        print("(No R-precision: give --damsm DIR with the DAMSM encoders the model was trained "
+              "with.)")
+    print(f"Metrics: {args.out}")
+    return 0
+
+
 def _run_export(args):
     from keras_t2i.export import export_saved_model
     from keras_t2i.train import load_run, load_run_config
@@ -266,6 +285,38 @@ def _add_export_parser(commands):
     export.set_defaults(func=_run_export)
 
 
+def _add_evaluate_parser(commands):
+    ev = commands.add_parser(
+        "evaluate", help="semantic accuracy, FID/KID, IS, R-precision and diversity",
+        description="Evaluate a SavedModel or a run on Shapes test captions: semantic accuracy "
+                    "(the Shapes oracle), FID and KID on oracle features, Inception Score, "
+                    "R-precision with DAMSM encoders, diversity. Prints a table, writes JSON "
+                    "and TensorBoard scalars.")
+    what = ev.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="a SavedModel base path (savedmodels/NAME) or version dir")
+    what.add_argument("--run", help="a training run directory (runs/NAME)")
+    what.add_argument("--real", action="store_true",
+                      help="real Shapes images instead of a model (the sanity rows)")
+    ev.add_argument("--version", type=_positive_int, help="SavedModel version (default latest)")
+    ev.add_argument("--data", default="shapes", choices=("shapes", "cub", "coco"),
+                    help="dataset of the captions and reference images (default shapes)")
+    ev.add_argument("--num-images", type=_positive_int, default=1000,
+                    help="images to generate, at least 200 (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
+    ev.add_argument("--max-objects", type=_positive_int,
+                    help="objects per Shapes test scene (default: the run's or preset's data)")
+    ev.add_argument("--damsm", metavar="DIR",
+                    help="DAMSM encoders for R-precision (default: the run's; a SavedModel "
+                         "needs this flag, or R-precision is left out)")
+    ev.add_argument("--diversity-captions", type=int, default=50,
+                    help="captions for the diversity metric, 0 to skip (default 50)")
+    ev.add_argument("--diversity-samples", type=_positive_int, default=10,
+                    help="images per caption for diversity (default 10)")
+    ev.add_argument("--out", default="metrics.json", help="JSON to write (default metrics.json)")
+    ev.add_argument("--log-dir", help="TensorBoard directory (default: the run's logs/)")
+    ev.set_defaults(func=_run_evaluate)
+
+
 def _add_generate_parser(commands):
     gen = commands.add_parser(
         "generate", help="generate images from captions",
@@ -295,10 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate_parser(commands)
     _add_export_parser(commands)
     _add_serve_parser(commands)
-    for name, text in (("evaluate", "FID/KID, R-precision, Shapes semantic accuracy"),):
-        sub = commands.add_parser(name, help=f"{text} [not implemented yet]",
-                                  description=f"{text}. Not implemented yet: {NOT_YET[name]}.")
-        sub.set_defaults(func=_not_yet(name), accepts_any_flags=True)
+    _add_evaluate_parser(commands)
 
     pretrain = commands.add_parser("pretrain", help="pretrain the DAMSM encoders or a captioner")
     targets = pretrain.add_subparsers(dest="target", metavar="TARGET", required=True)
