@@ -1,4 +1,5 @@
-"""Training callbacks: the fixed sample grid, checkpoints every N steps, and a step budget.
+"""Training callbacks: the fixed sample grid, checkpoints every N steps, a step budget, and
+the evaluation metrics during training.
 
 The step of a GAN is its generator optimizer's ``iterations`` (one G update per batch), so
 logs, samples and checkpoints line up across resumes.
@@ -130,3 +131,57 @@ class StopAtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if gan_step(self.model) >= self.steps:
             self.model.stop_training = True
+
+
+class Evaluate(keras.callbacks.Callback):
+    """Runs ``keras-t2i evaluate``'s Shapes metrics on the model every N epochs.
+
+    It evaluates what ``model.generate`` uses (the EMA generator when there is one) and writes
+    each metric as the TensorBoard scalar ``eval/<name>`` at the GAN step; ``history`` keeps
+    ``(step, metrics)`` of every evaluation.
+
+    Args:
+        log_dir: str. TensorBoard directory; scalars go to ``log_dir/eval``.
+        every_n_epochs: int. Defaults to 1.
+        num_images: int. Test captions per evaluation (at least 200). Defaults to 1000.
+        max_objects: int. Objects per Shapes test scene (the training data's). Defaults to
+            the Shapes default.
+        damsm_dir: str. DAMSM encoders for R-precision; None leaves it out.
+        diversity_captions: int. Captions for diversity; 0 skips it. Defaults to 50.
+        seed: int. First noise seed. Defaults to 0.
+
+    Example:
+    >>> gan.fit(data, epochs=10, callbacks=[kt.callbacks.Evaluate("runs/x/logs", 5,
+    ...                                                            max_objects=1)])
+    """
+
+    def __init__(self, log_dir, every_n_epochs=1, num_images=1000, max_objects=None,
+                 damsm_dir=None, diversity_captions=50, seed=0):
+        super().__init__()
+        from keras_t2i.evaluate import MIN_IMAGES
+
+        if int(num_images) < MIN_IMAGES:
+            raise ValueError(f"Evaluate needs num_images >= {MIN_IMAGES}, got {num_images}")
+        self.log_dir = str(log_dir)
+        self.every_n_epochs = int(every_n_epochs)
+        self.options = dict(num_images=int(num_images), max_objects=max_objects,
+                            damsm_dir=damsm_dir, diversity_captions=int(diversity_captions),
+                            seed=int(seed))
+        self.history = []
+        self._oracle = None
+
+    def evaluate(self):
+        from keras_t2i import evaluate as kt_evaluate
+        from keras_t2i.metrics.shapes_oracle import load_oracle
+
+        self._oracle = self._oracle or load_oracle()
+        step = gan_step(self.model)
+        metrics = kt_evaluate.evaluate_shapes(kt_evaluate.Generator.from_model(self.model),
+                                              oracle=self._oracle, **self.options)
+        kt_evaluate.write_scalars(self.log_dir, metrics, step)
+        self.history.append((step, metrics))
+        return metrics
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.evaluate()

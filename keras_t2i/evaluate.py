@@ -313,13 +313,17 @@ def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
     log_dir = log_dir or (generator.log_dir if generator else None)
     if log_dir:
-        writer = tf.summary.create_file_writer(str(Path(log_dir) / "eval"))
-        with writer.as_default():
-            for entry in metrics:
-                tf.summary.scalar(f"eval/{entry['name']}", entry["value"],
-                                  step=step or 0)
-        writer.flush()
+        write_scalars(log_dir, metrics, step or 0)
     return report
+
+
+def write_scalars(log_dir, metrics, step):
+    """Each metric as the TensorBoard scalar ``eval/<name>`` in ``log_dir/eval``."""
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / "eval"))
+    with writer.as_default():
+        for entry in metrics:
+            tf.summary.scalar(f"eval/{entry['name']}", entry["value"], step=int(step))
+    writer.flush()
 
 
 def format_table(report) -> str:

@@ -91,3 +91,23 @@ def test_cli_evaluates_a_saved_model(tiny_run, tmp_path, capsys):
     assert report["model"].startswith("SavedModel") and report["step"] == 2
     assert cli.main(["evaluate", "--run", str(tiny_run), "--version", "1"]) == 1
     assert "needs --model" in capsys.readouterr().err
+
+
+def test_evaluate_callback_during_fit(encoder_dir, tmp_path):
+    import keras_t2i as kt
+    from keras_t2i.pretrain import load_encoders
+
+    text_encoder = load_encoders(encoder_dir)[0]
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+    gan.compile()
+    data = kt.data.load("shapes", "train", image_size=16, batch_size=4,
+                        tokenizer=text_encoder.tokenizer, max_objects=1).take(2)
+    callback = kt.callbacks.Evaluate(tmp_path / "logs", every_n_epochs=2, num_images=200,
+                                     max_objects=1, diversity_captions=0)
+    gan.fit(data, epochs=2, verbose=0, callbacks=[callback])
+    assert [step for step, _ in callback.history] == [4]  # after epoch 2 only
+    names = {m["name"] for m in callback.history[0][1]}
+    assert "semantic_attributes_200" in names and "fid_200" in names
+    assert "eval/fid_200" in event_tags(tmp_path / "logs" / "eval")
+    with pytest.raises(ValueError, match="num_images"):
+        kt.callbacks.Evaluate(tmp_path, num_images=10)
