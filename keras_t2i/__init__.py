@@ -13,8 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_t2i.version import __version__  # noqa: E402
 
-_SUBMODULES = ("callbacks", "data", "export", "layers", "losses", "metrics", "models", "pretrain",
-               "serving", "text", "train")
+_SUBMODULES = ("callbacks", "data", "evaluate", "export", "layers", "losses", "metrics", "models",
+               "pretrain", "serving", "text", "train")
 __all__ = ["__version__", *_SUBMODULES]
 
 

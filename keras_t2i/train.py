@@ -194,12 +194,21 @@ def build_gan(config: dict, text_encoder):
 
 def gan_checkpoint(gan) -> tf.train.Checkpoint:
     """Everything a resumed run needs: both networks (and the EMA generator), both optimizers
-    (with their step counters) and the noise generator's state."""
+    (with their step counters) and the noise generator's state.
+
+    Each network's variables are also listed explicitly (in ``weights`` order): a
+    ``tf.train.Checkpoint`` does not walk the Python lists of layers inside Keras 3 models, so
+    without the lists only what an optimizer references (the trainable weights of G and D)
+    would be saved, and the EMA generator's blocks would silently come back at their
+    initial values."""
     parts = dict(generator=gan.generator, discriminator=gan.discriminator,
                  g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
-                 noise_seed=gan.seed_generator.state.value)
+                 noise_seed=gan.seed_generator.state.value,
+                 generator_variables=[w.value for w in gan.generator.weights],
+                 discriminator_variables=[w.value for w in gan.discriminator.weights])
     if gan.generator_ema is not None:
         parts["generator_ema"] = gan.generator_ema
+        parts["generator_ema_variables"] = [w.value for w in gan.generator_ema.weights]
     return tf.train.Checkpoint(**parts)
 
 

@@ -1,0 +1,91 @@
+"""DF-GAN against DF-GAN + mode seeking (MSGAN, λ = 1) on Shapes, same seeds and budget
+(issue 5's results table).
+
+Pretrains one DAMSM encoder pair (the quickstart preset's budget) unless --damsm is given,
+trains both models from it with the quickstart preset and the same seed, evaluates both with
+`keras-t2i evaluate`'s protocol, and adds the real-image sanity row. Prints a Markdown section
+for benchmarks/RESULTS.md and the README; the runs and metrics stay in --work.
+
+Usage: python benchmarks/quality_shapes.py [--steps 3000] [--num-images 1000]
+           [--damsm DIR] [--work /tmp/quality_shapes]
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import header
+
+import keras_t2i as kt
+from keras_t2i import evaluate as kt_evaluate
+from keras_t2i.models.presets import get_preset
+
+PRESET = "dfgan_shapes_64"
+COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape",
+                                                                "{:.1%}"),
+           ("semantic_color", "colour", "{:.1%}"), ("semantic_size", "size", "{:.1%}"),
+           ("semantic_position", "position", "{:.1%}"), ("fid", "FID", "{:.2f}"),
+           ("kid", "KID", "{:.4f}"), ("r_precision", "R-precision", "{:.1%}"),
+           ("diversity", "diversity", "{:.4f}"))
+
+
+def value(report, prefix):
+    for entry in report["metrics"]:
+        if entry["name"].startswith(prefix + "_"):
+            return entry["value"]
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=get_preset(PRESET)["train"]["steps"])
+    parser.add_argument("--num-images", type=int, default=1000)
+    parser.add_argument("--damsm", help="reuse these DAMSM encoders (default: pretrain them)")
+    parser.add_argument("--work", default="/tmp/quality_shapes")
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    max_objects = get_preset(PRESET)["data"]["options"]["max_objects"]
+
+    damsm = args.damsm
+    if not damsm:
+        damsm = str(work / "damsm")
+        if not (Path(damsm) / "text_encoder.keras").is_file():
+            kt.pretrain.pretrain_damsm(data="shapes", data_options={"max_objects": max_objects},
+                                       out=damsm, seed=0, **get_preset(PRESET)["damsm"])
+
+    rows = [("real Shapes images (sanity)", kt_evaluate.evaluate(
+        model=kt_evaluate.REAL_MODEL, max_objects=max_objects, damsm_dir=damsm,
+        num_images=args.num_images, out=str(work / "real.json")), None)]
+    for label, weight in (("DF-GAN", 0.0), ("DF-GAN + MS (λ = 1)", 1.0)):
+        run = work / ("dfgan-ms" if weight else "dfgan")
+        started = time.time()
+        kt.train.train(out=str(run), text_encoder=damsm, mode_seeking=weight, steps=args.steps,
+                       seed=0, export_dir="", resume=(run / "checkpoints").is_dir())
+        minutes = (time.time() - started) / 60
+        report = kt_evaluate.evaluate(run=str(run), num_images=args.num_images,
+                                      out=str(work / f"{run.name}.json"))
+        rows.append((label, report, minutes))
+
+    print(header(f"Shapes quality: DF-GAN vs DF-GAN + mode seeking ({args.steps} steps)"))
+    print(f"Preset `{PRESET}` (single-object Shapes, 64×64, nf 16, batch 8), seed 0, "
+          f"{args.steps} GAN steps each from the same DAMSM encoders ({damsm}); "
+          f"`keras-t2i evaluate` protocol, {args.num_images} test captions; diversity over "
+          "50 captions × 10 seeds.\n")
+    print("| model | " + " | ".join(name for _, name, _ in COLUMNS) + " | train minutes |")
+    print("|---|" + "---|" * (len(COLUMNS) + 1))
+    for label, report, minutes in rows:
+        cells = []
+        for prefix, _, fmt in COLUMNS:
+            found = value(report, prefix)
+            cells.append("—" if found is None else fmt.format(found))
+        cells.append("—" if minutes is None else f"{minutes:.1f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    (work / "table.json").write_text(json.dumps(
+        [{"model": label, "report": report, "train_minutes": minutes}
+         for label, report, minutes in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()
