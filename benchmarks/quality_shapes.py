@@ -25,7 +25,8 @@ PRESET = "dfgan_shapes_64"
 COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape",
                                                                 "{:.1%}"),
            ("semantic_color", "colour", "{:.1%}"), ("semantic_size", "size", "{:.1%}"),
-           ("semantic_position", "position", "{:.1%}"), ("fid", "FID", "{:.2f}"),
+           ("semantic_position", "position", "{:.1%}"), ("semantic_count", "count", "{:.1%}"),
+           ("semantic_scene", "whole scene", "{:.1%}"), ("fid", "FID", "{:.2f}"),
            ("kid", "KID", "{:.4f}"), ("r_precision", "R-precision", "{:.1%}"),
            ("diversity", "diversity", "{:.4f}"))
 
