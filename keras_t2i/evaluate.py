@@ -110,18 +110,6 @@ def _shapes_scenes(num, max_objects, data_seed, start=0):
     return [generator.scene("test", i) for i in range(start, start + num)]
 
 
-def _generate_all(generator, captions, seed, batch_size):
-    parts = []
-    for start in range(0, len(captions), batch_size):
-        stop = min(len(captions), start + batch_size)
-        images = np.asarray(generator(captions[start:stop], range(seed + start, seed + stop)))
-        if images.dtype != np.uint8 or images.ndim != 4 or len(images) != stop - start:
-            raise ValueError(f"The model returned {images.dtype} {images.shape} for "
-                             f"{stop - start} captions; expected uint8 (batch, S, S, 3).")
-        parts.append(images)
-    return np.concatenate(parts)
-
-
 def _to_unit(images):
     return images.astype(np.float32) / 127.5 - 1.0
 
@@ -222,7 +210,7 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
                 f"R-precision) and {num_images}..{2 * num_images - 1} (FID, KID, IS), "
                 f"{max_objects} max objects")
     else:
-        images = sample = _generate_all(generator, captions, seed, batch_size)
+        images = sample = shapes_oracle.generate_images(generator, captions, seed, batch_size)
         note = (f"first caption of Shapes test scenes 0..{num_images - 1} ({max_objects} max "
                 f"objects), noise seeds {seed}..{seed + num_images - 1}")
     results = []

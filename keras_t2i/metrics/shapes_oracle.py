@@ -287,18 +287,26 @@ def semantic_accuracy(generate, num_images=1000, max_objects=1, seed=0, batch_si
     oracle = oracle or load_oracle()
     generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
     scenes = [generator.scene("test", i) for i in range(num_images)]
-    captions = [scene.captions[0] for scene in scenes]
-    total = {}
-    for start in range(0, num_images, batch_size):
-        stop = min(num_images, start + batch_size)
-        images = np.asarray(generate(captions[start:stop], list(range(seed + start,
-                                                                      seed + stop))))
+    images = generate_images(generate, [scene.captions[0] for scene in scenes], seed,
+                             batch_size)
+    hits = score_readings(oracle.read(images), scene_truth(scenes))
+    return {**accuracies(hits), "num_images": num_images}
+
+
+def generate_images(generate, captions, seed=0, batch_size=50):
+    """All images of ``generate`` (captions, seeds) → uint8 (B, S, S, 3) for ``captions``, in
+    batches, caption i with seed ``seed + i``; a wrong output type or count is an error."""
+    parts = []
+    for start in range(0, len(captions), batch_size):
+        stop = min(len(captions), start + batch_size)
+        images = np.asarray(generate(list(captions[start:stop]),
+                                     list(range(seed + start, seed + stop))))
         if images.dtype != np.uint8 or images.ndim != 4 or len(images) != stop - start:
             raise ValueError(f"generate must return uint8 (batch, S, S, 3) images, one per "
                              f"caption; got {images.dtype} {images.shape} for "
                              f"{stop - start} captions")
-        add_hits(total, score_readings(oracle.read(images), scene_truth(scenes[start:stop])))
-    return {**accuracies(total), "num_images": num_images}
+        parts.append(images)
+    return np.concatenate(parts)
 
 
 def train(out=WEIGHTS_FILE, steps=1000, batch_size=64, learning_rate=2e-3, width=16,
