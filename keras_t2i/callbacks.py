@@ -174,7 +174,8 @@ class Evaluate(keras.callbacks.Callback):
         from keras_t2i import evaluate as kt_evaluate
         from keras_t2i.metrics.shapes_oracle import load_oracle
 
-        self._oracle = self._oracle or load_oracle()
+        if self._oracle is None:
+            self._oracle = load_oracle()
         step = gan_step(self.model)
         metrics = kt_evaluate.evaluate_shapes(kt_evaluate.Generator.from_model(self.model),
                                               oracle=self._oracle, **self.options)

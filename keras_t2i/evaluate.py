@@ -140,17 +140,17 @@ def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=No
         with np.load(path) as cached:
             if str(cached["protocol"]) == protocol:
                 return cached["features"], float(cached["scale"]), protocol
-    oracle = oracle or shapes_oracle.load_oracle()
+    oracle = shapes_oracle.load_oracle() if oracle is None else oracle
     generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
     images = np.stack([generator.render(generator.scene("test", i), image_size)[0]
                        for i in range(num_images)])
     features = _oracle_features(oracle, images)
     scale = float(np.sqrt(np.mean(features.astype(np.float64) ** 2)))
     features = features / scale
-    mu, sigma = frechet.feature_statistics(features)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, features=features, scale=scale, mu=mu, sigma=sigma, protocol=protocol)
+    # The features themselves, not only their mean and covariance: KID needs them.
+    np.savez(tmp, features=features, scale=scale, protocol=protocol)
     tmp.replace(path)
     return features, scale, protocol
 
@@ -198,7 +198,7 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
         image_size = generator.image_size
         damsm_dir = damsm_dir or generator.damsm_dir
     max_objects = max_objects or shapes_data.ShapesGenerator().max_objects
-    oracle = oracle or shapes_oracle.load_oracle()
+    oracle = shapes_oracle.load_oracle() if oracle is None else oracle
     label = count_label(num_images)
     scenes = _shapes_scenes(num_images, max_objects, data_seed)
     captions = [scene.captions[0] for scene in scenes]

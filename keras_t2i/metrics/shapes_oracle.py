@@ -284,7 +284,7 @@ def semantic_accuracy(generate, num_images=1000, max_objects=1, seed=0, batch_si
     Returns:
         dict: the accuracies of ``accuracies`` plus ``num_images``.
     """
-    oracle = oracle or load_oracle()
+    oracle = load_oracle() if oracle is None else oracle
     generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
     scenes = [generator.scene("test", i) for i in range(num_images)]
     images = generate_images(generate, [scene.captions[0] for scene in scenes], seed,
