@@ -199,6 +199,7 @@ def _run_evaluate(args):
     report = evaluate(model=REAL_MODEL if args.real else args.model, run=args.run,
                       data=args.data, out=args.out, log_dir=args.log_dir, damsm_dir=args.damsm,
                       max_objects=args.max_objects, version=args.version,
+                      data_dir=args.data_dir, inception_weights=args.inception_weights,
                       num_images=args.num_images, seed=args.seed,
                       diversity_captions=args.diversity_captions,
                       diversity_samples=args.diversity_samples)
@@ -288,10 +289,11 @@ def _add_export_parser(commands):
 def _add_evaluate_parser(commands):
     ev = commands.add_parser(
         "evaluate", help="semantic accuracy, FID/KID, IS, R-precision and diversity",
-        description="Evaluate a SavedModel or a run on Shapes test captions: semantic accuracy "
-                    "(the Shapes oracle), FID and KID on oracle features, Inception Score, "
-                    "R-precision with DAMSM encoders, diversity. Prints a table, writes JSON "
-                    "and TensorBoard scalars.")
+        description="Evaluate a SavedModel or a run on test captions. Shapes: semantic "
+                    "accuracy (the Shapes oracle), FID and KID on oracle features, Inception "
+                    "Score, R-precision with DAMSM encoders, diversity. CUB/COCO: FID, KID, IS "
+                    "and diversity on InceptionV3 (--inception-weights), R-precision. Prints "
+                    "a table, writes JSON and TensorBoard scalars.")
     what = ev.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", help="a SavedModel base path (savedmodels/NAME) or version dir")
     what.add_argument("--run", help="a training run directory (runs/NAME)")
@@ -300,8 +302,12 @@ def _add_evaluate_parser(commands):
     ev.add_argument("--version", type=_positive_int, help="SavedModel version (default latest)")
     ev.add_argument("--data", default="shapes", choices=("shapes", "cub", "coco"),
                     help="dataset of the captions and reference images (default shapes)")
+    ev.add_argument("--data-dir", help="the CUB/COCO folder on disk (its test split)")
+    ev.add_argument("--inception-weights", metavar="H5",
+                    help="CUB/COCO: Keras InceptionV3 ImageNet weights file "
+                         "(inception_v3_weights_tf_dim_ordering_tf_kernels[_notop].h5)")
     ev.add_argument("--num-images", type=_positive_int, default=1000,
-                    help="images to generate, at least 200 (default 1000)")
+                    help="images to generate, at least 200 with R-precision (default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
     ev.add_argument("--max-objects", type=_positive_int,
                     help="objects per Shapes test scene (default: the run's or preset's data)")

@@ -16,13 +16,18 @@ On Shapes (the built-in benchmark), for N test captions (the first caption of te
 - diversity: the mean LPIPS-style distance (oracle trunk) between 10 images of each of the
   first 50 captions, as MSGAN measures it.
 
-Metric names carry the sample count (``fid_1k``). Other datasets need InceptionV3 features
-from a user-given weights file, which is not built yet (the error says so).
+On CUB and COCO (``evaluate_dataset``): N test captions (pass p over the test split draws
+each image's caption with caption seed 1234 + p), FID/KID on InceptionV3 pool3 features from
+a user-given weights file against the real test images (each once, cached), the Inception
+Score when the weights hold the classifier, R-precision and diversity (InceptionV3 maps).
+
+Metric names carry the sample count (``fid_1k``).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -32,8 +37,10 @@ import tensorflow as tf
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.data import shapes as shapes_data
+from keras_t2i.data.pipeline import DEFAULT_CAPTION_SEED
 from keras_t2i.metrics import diversity as kt_diversity
 from keras_t2i.metrics import frechet, inception_score, r_precision, shapes_oracle
+from keras_t2i.metrics.inception import DIVERSITY_LAYERS
 
 DEFAULTS = {"num_images": 1000, "seed": 0, "diversity_captions": 50, "diversity_samples": 10,
             "batch_size": 50}
@@ -168,17 +175,34 @@ def _oracle_class_probabilities(oracle, images, batch_size=200):
     return np.concatenate(out)
 
 
-def _damsm_r_precision(damsm_dir, images, captions, class_ids, seed):
-    from keras_t2i.pretrain import load_encoders
+class _DamsmCodes:
+    """Global image codes and sentence codes from the DAMSM encoders saved in a directory."""
 
-    text_encoder, image_encoder = load_encoders(damsm_dir)
-    codes, sentences = [], []
-    for i in range(0, len(images), 100):
-        codes.append(image_encoder(_to_unit(images[i:i + 100]), training=False)[1].numpy())
-        tokens = text_encoder.tokenizer(tf.constant(captions[i:i + 100]))
-        sentences.append(text_encoder(tokens, training=False)[1].numpy())
-    return r_precision.r_precision(np.concatenate(codes), np.concatenate(sentences),
-                                   np.asarray(class_ids), folds=10, seed=seed)
+    def __init__(self, damsm_dir):
+        from keras_t2i.pretrain import load_encoders
+
+        self.directory = damsm_dir
+        self.text_encoder, self.image_encoder = load_encoders(damsm_dir)
+
+    def images(self, images, batch_size=100):
+        return np.concatenate([
+            self.image_encoder(_to_unit(images[i:i + batch_size]), training=False)[1].numpy()
+            for i in range(0, len(images), batch_size)])
+
+    def sentences(self, captions, batch_size=100):
+        return np.concatenate([
+            self.text_encoder(self.text_encoder.tokenizer(tf.constant(captions[i:i + batch_size])),
+                              training=False)[1].numpy()
+            for i in range(0, len(captions), batch_size)])
+
+    def r_precision(self, image_codes, captions, class_ids, seed):
+        return r_precision.r_precision(image_codes, self.sentences(captions),
+                                       np.asarray(class_ids), folds=10, seed=seed)
+
+    @property
+    def protocol(self):
+        return (f"R@1, 1 true + 99 mismatched captions of other classes, 10 folds, DAMSM "
+                f"encoders of {self.directory}")
 
 
 def _render_real(scenes, image_size, max_objects, data_seed):
@@ -244,11 +268,11 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
         "at its most confidently occupied cell, 10 splits", std=is_std)
 
     if damsm_dir:
-        result = _damsm_r_precision(damsm_dir, images, captions,
-                                    [scene.class_id for scene in scenes], seed)
-        add(f"r_precision_{label}", result["r_precision"],
-            f"R@1, 1 true + 99 mismatched captions of other classes, 10 folds, DAMSM encoders "
-            f"of {damsm_dir}", std=result["r_precision_std"])
+        damsm = _DamsmCodes(damsm_dir)
+        result = damsm.r_precision(damsm.images(images), captions,
+                                   [scene.class_id for scene in scenes], seed)
+        add(f"r_precision_{label}", result["r_precision"], damsm.protocol,
+            std=result["r_precision_std"])
 
     if diversity_captions and not real:
         div = kt_diversity.diversity(generator, captions[:diversity_captions],
@@ -261,37 +285,178 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     return results
 
 
+def _test_split(data, image_size, data_dir, data_options, caption_seed):
+    from keras_t2i import data as kt_data
+
+    return kt_data.load(data, "test", data_dir=data_dir, image_size=image_size, batch_size=100,
+                        caption_seed=caption_seed, **data_options)
+
+
+def test_captions(data, num_images, image_size, data_dir, data_options=None):
+    """The first ``num_images`` (captions, class ids) of a dataset's test split: pass p over
+    the split draws each image's caption with caption seed 1234 + p, as DF-GAN samples the
+    test set ``sample_times`` times (seeds.md §8)."""
+    captions, class_ids, passes = [], [], 0
+    while len(captions) < num_images:
+        before = len(captions)
+        for batch in _test_split(data, image_size, data_dir, data_options or {},
+                                 DEFAULT_CAPTION_SEED + passes):
+            captions += [c.decode() for c in batch["caption"].numpy()]
+            class_ids += [int(c) for c in batch["class_id"].numpy()]
+        if len(captions) == before:
+            raise ValueError(f"The {data} test split in {data_dir} is empty.")
+        passes += 1
+    return captions[:num_images], class_ids[:num_images]
+
+
+def dataset_reference(inception, data, num_images, image_size, data_dir, data_options=None):
+    """Pool3 features of the real test images (each once, at most ``num_images``), cached as
+    ``.npz`` with the protocol inside; returns (features, protocol)."""
+    folder = str(Path(data_dir).expanduser().resolve())
+    protocol = (f"InceptionV3 pool3 ({inception.description}) of the real {data} test images "
+                f"of {folder} {data_options or ''}, each once (at most {num_images}), centre "
+                f"crop at {image_size}px as kt.data.load gives them")
+    key = hashlib.sha256(protocol.encode()).hexdigest()[:12]
+    path = cache_dir() / "reference_stats" / f"{data}_test_{num_images}_{image_size}px_{key}.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            if str(cached["protocol"]) == protocol:
+                return cached["features"], protocol
+    features, count = [], 0
+    for batch in _test_split(data, image_size, data_dir, data_options or {},
+                             DEFAULT_CAPTION_SEED):
+        images = batch["image"].numpy()[:num_images - count]
+        features.append(inception.pool3(images))
+        count += len(images)
+        if count >= num_images:
+            break
+    features = np.concatenate(features)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, features=features, protocol=protocol)
+    tmp.replace(path)
+    return features, protocol
+
+
+def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=1000, seed=0,
+                     damsm_dir=None, diversity_captions=50, diversity_samples=10,
+                     batch_size=50, data_options=None) -> list[dict]:
+    """FID/KID (InceptionV3 pool3), IS (when the weights hold the classifier), R-precision
+    (with DAMSM encoders) and diversity (InceptionV3 maps) of ``generator`` on CUB or COCO:
+    N test captions (seeds.md §8), image i with noise seed ``seed + i``; list of metric dicts."""
+    from keras_t2i.metrics.inception import InceptionV3Features
+
+    if data_dir is None:
+        raise ValueError(f"Evaluating on {data!r} reads its test split from disk: pass "
+                         "data_dir= (--data-dir).")
+    if inception_weights is None:
+        raise ValueError(f"Evaluating on {data!r} needs InceptionV3 features: pass "
+                         "inception_weights= (--inception-weights) with the path of Keras' "
+                         "inception_v3_weights_tf_dim_ordering_tf_kernels[_notop].h5.")
+    inception = InceptionV3Features(inception_weights, batch_size=batch_size)
+    damsm_dir = damsm_dir or generator.damsm_dir
+    damsm = _DamsmCodes(damsm_dir) if damsm_dir else None
+    if damsm is not None and num_images < MIN_IMAGES:
+        raise ValueError(f"num_images must be at least {MIN_IMAGES} for R-precision (99 "
+                         f"mismatched captions of other images each), got {num_images}")
+    real_features, reference = dataset_reference(inception, data, num_images,
+                                                 generator.image_size, data_dir, data_options)
+    captions, class_ids = test_captions(data, num_images, generator.image_size, data_dir,
+                                        data_options)
+    count = len(captions)
+    label = count_label(count)
+    note = (f"{count} {data} test captions (pass p over the split with caption seed "
+            f"{DEFAULT_CAPTION_SEED} + p), noise seeds {seed}..{seed + count - 1}")
+
+    features, probabilities, codes = [], [], []
+    for start in range(0, count, batch_size):
+        images = shapes_oracle.generate_images(generator, captions[start:start + batch_size],
+                                               seed + start, batch_size)
+        features.append(inception.pool3(images))
+        if inception.has_classifier:
+            probabilities.append(inception.probabilities(images))
+        if damsm is not None:
+            codes.append(damsm.images(images))
+    features = np.concatenate(features)
+
+    results = []
+
+    def add(name, value, protocol, std=None, n=count):
+        entry = {"name": name, "value": float(value), "protocol": protocol, "num_images": n}
+        if std is not None:
+            entry["std"] = float(std)
+        results.append(entry)
+
+    add(f"fid_{label}", frechet.fid_from_features(features, real_features),
+        f"FID against {reference}; evaluated: {note}")
+    subset = min(1000, count // 2, len(real_features))
+    kid, kid_std = frechet.kernel_inception_distance(features, real_features, subsets=100,
+                                                     subset_size=subset, seed=seed)
+    add(f"kid_{label}", kid, f"KID (cubic polynomial kernel, 100 subsets of {subset}) against "
+        f"{reference}", std=kid_std)
+    if inception.has_classifier:
+        is_mean, is_std = inception_score.inception_score(np.concatenate(probabilities),
+                                                          splits=10)
+        add(f"is_{label}", is_mean, f"Inception Score of the ImageNet softmax of "
+            f"{inception.description}, 10 splits; {note}", std=is_std)
+    if damsm is not None:
+        result = damsm.r_precision(np.concatenate(codes), captions, class_ids, seed)
+        add(f"r_precision_{label}", result["r_precision"], damsm.protocol,
+            std=result["r_precision_std"])
+    if diversity_captions:
+        div = kt_diversity.diversity(generator, captions[:diversity_captions],
+                                     inception.feature_maps, samples=diversity_samples,
+                                     seed=seed)
+        n = div["num_captions"]
+        add(f"diversity_{n}x{diversity_samples}", div["diversity"],
+            f"mean LPIPS-style distance ({inception.description}: maps "
+            f"{', '.join(DIVERSITY_LAYERS)}, unit weights) over all pairs of "
+            f"{diversity_samples} images of each of the first {n} test captions",
+            std=div["diversity_std"], n=n * diversity_samples)
+    return results
+
+
 def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_dir=None,
-             max_objects=None, version=None, **options) -> dict:
+             max_objects=None, version=None, data_dir=None, inception_weights=None,
+             data_options=None, **options) -> dict:
     """Evaluates a SavedModel (``model``), a run directory (``run``) or, with
     ``model="real"``, real Shapes images (the sanity rows: FID near 0, accuracy near 1).
+
+    ``data="shapes"`` uses the Shapes oracle; ``"cub"`` and ``"coco"`` read the test split
+    from ``data_dir`` and need ``inception_weights`` (see ``kt.metrics.inception``).
 
     Returns (and writes to ``out`` as JSON) ``{"model", "data", "date", "step",
     "metrics": [{name, value, std?, protocol, num_images}]}``; also TensorBoard scalars
     ``eval/<name>`` in ``log_dir`` (a run's ``logs/`` by default).
     """
+    from keras_t2i.data import DATASETS
+
     if (model is None) == (run is None):
         raise ValueError("Evaluate either a SavedModel (model=) or a run directory (run=).")
-    if data != "shapes":
-        raise NotImplementedError(
-            f"evaluate on {data!r} needs InceptionV3 features from a weights file, which is "
-            "not built yet; only --data shapes is.")
+    if data not in DATASETS:
+        raise ValueError(f"Unknown dataset {data!r}; valid: {', '.join(DATASETS)}")
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"Unknown evaluate option(s) {unknown}; valid: {sorted(DEFAULTS)}")
     settings = {**DEFAULTS, **options}
-    if settings["num_images"] < MIN_IMAGES:
+    if data == "shapes" and settings["num_images"] < MIN_IMAGES:
         raise ValueError(f"num_images must be at least {MIN_IMAGES} (R-precision needs 99 "
                          f"mismatched captions of other scenes per image), got "
                          f"{settings['num_images']}")
+    if model == REAL_MODEL and data != "shapes":
+        raise ValueError("model='real' (the sanity rows) is built for Shapes only.")
     if run is not None:
         generator = Generator.from_run(run)
     elif model == REAL_MODEL:
         generator = None
     else:
         generator = Generator.from_saved_model(model, version, damsm_dir)
-    metrics = evaluate_shapes(generator, max_objects=max_objects, damsm_dir=damsm_dir,
-                              **settings)
+    if data == "shapes":
+        metrics = evaluate_shapes(generator, max_objects=max_objects, damsm_dir=damsm_dir,
+                                  **settings)
+    else:
+        metrics = evaluate_dataset(generator, data, data_dir, inception_weights,
+                                   damsm_dir=damsm_dir, data_options=data_options, **settings)
     description = generator.description if generator else "real Shapes test images"
     step = generator.step if generator else None
     report = {"model": description, "data": data, "step": step,

@@ -68,8 +68,12 @@ def test_reference_statistics_are_cached_with_their_protocol(tmp_path):
 
 
 def test_evaluate_rejects_what_it_cannot_do(tiny_run):
-    with pytest.raises(NotImplementedError, match="InceptionV3"):
+    with pytest.raises(ValueError, match="data_dir"):
         ev.evaluate(run=str(tiny_run), data="cub")
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        ev.evaluate(run=str(tiny_run), data="mnist")
+    with pytest.raises(ValueError, match="Shapes only"):
+        ev.evaluate(model="real", data="cub")
     with pytest.raises(ValueError, match="at least 200"):
         ev.evaluate(run=str(tiny_run), num_images=150)
     with pytest.raises(ValueError, match="either"):
