@@ -134,7 +134,7 @@ class StopAtStep(keras.callbacks.Callback):
 
 
 class Evaluate(keras.callbacks.Callback):
-    """Runs ``keras-t2i evaluate``'s Shapes metrics on the model every N epochs.
+    """Runs ``keras-t2i evaluate``'s metrics on the model every N epochs.
 
     It evaluates what ``model.generate`` uses (the EMA generator when there is one) and writes
     each metric as the TensorBoard scalar ``eval/<name>`` at the GAN step; ``history`` keeps
@@ -149,6 +149,10 @@ class Evaluate(keras.callbacks.Callback):
         damsm_dir: str. DAMSM encoders for R-precision; None leaves it out.
         diversity_captions: int. Captions for diversity; 0 skips it. Defaults to 50.
         seed: int. First noise seed. Defaults to 0.
+        data: str. ``"shapes"`` (the oracle's metrics, the default), ``"cub"`` or ``"coco"``
+            (InceptionV3 metrics; then ``data_dir`` and ``inception_weights`` are required).
+        data_dir: str. The CUB/COCO folder.
+        inception_weights: str. Path of Keras' InceptionV3 ImageNet weights file.
 
     Example:
     >>> gan.fit(data, epochs=10, callbacks=[kt.callbacks.Evaluate("runs/x/logs", 5,
@@ -156,29 +160,48 @@ class Evaluate(keras.callbacks.Callback):
     """
 
     def __init__(self, log_dir, every_n_epochs=1, num_images=1000, max_objects=None,
-                 damsm_dir=None, diversity_captions=50, seed=0):
+                 damsm_dir=None, diversity_captions=50, seed=0, data="shapes", data_dir=None,
+                 inception_weights=None):
         super().__init__()
         from keras_t2i.evaluate import MIN_IMAGES
 
         if int(num_images) < MIN_IMAGES:
             raise ValueError(f"Evaluate needs num_images >= {MIN_IMAGES}, got {num_images}")
+        if data != "shapes" and (data_dir is None or inception_weights is None):
+            raise ValueError(f"Evaluate on {data!r} needs data_dir= and inception_weights= "
+                             "(the test split and Keras' InceptionV3 ImageNet weights file).")
         self.log_dir = str(log_dir)
         self.every_n_epochs = int(every_n_epochs)
-        self.options = dict(num_images=int(num_images), max_objects=max_objects,
-                            damsm_dir=damsm_dir, diversity_captions=int(diversity_captions),
-                            seed=int(seed))
+        self.data = data
+        self.options = dict(num_images=int(num_images), damsm_dir=damsm_dir,
+                            diversity_captions=int(diversity_captions), seed=int(seed))
+        if data == "shapes":
+            self.options["max_objects"] = max_objects
+        else:
+            self.options.update(data=data, data_dir=data_dir)
+        self.inception_weights = inception_weights
         self.history = []
-        self._oracle = None
+        self._extractor = None  # the oracle or InceptionV3, built at the first evaluation
 
     def evaluate(self):
         from keras_t2i import evaluate as kt_evaluate
-        from keras_t2i.metrics.shapes_oracle import load_oracle
 
-        if self._oracle is None:
-            self._oracle = load_oracle()
         step = gan_step(self.model)
-        metrics = kt_evaluate.evaluate_shapes(kt_evaluate.Generator.from_model(self.model),
-                                              oracle=self._oracle, **self.options)
+        generator = kt_evaluate.Generator.from_model(self.model)
+        if self.data == "shapes":
+            from keras_t2i.metrics.shapes_oracle import load_oracle
+
+            if self._extractor is None:
+                self._extractor = load_oracle()
+            metrics = kt_evaluate.evaluate_shapes(generator, oracle=self._extractor,
+                                                  **self.options)
+        else:
+            from keras_t2i.metrics.inception import InceptionV3Features
+
+            if self._extractor is None:
+                self._extractor = InceptionV3Features(self.inception_weights)
+            metrics = kt_evaluate.evaluate_dataset(generator, inception_weights=self._extractor,
+                                                   **self.options)
         kt_evaluate.write_scalars(self.log_dir, metrics, step)
         self.history.append((step, metrics))
         return metrics

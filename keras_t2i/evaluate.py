@@ -292,7 +292,7 @@ def _test_split(data, image_size, data_dir, data_options, caption_seed):
                         caption_seed=caption_seed, **data_options)
 
 
-def test_captions(data, num_images, image_size, data_dir, data_options=None):
+def sample_test_captions(data, num_images, image_size, data_dir, data_options=None):
     """The first ``num_images`` (captions, class ids) of a dataset's test split: pass p over
     the split draws each image's caption with caption seed 1234 + p, as DF-GAN samples the
     test set ``sample_times`` times (seeds.md §8)."""
@@ -343,7 +343,8 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
                      batch_size=50, data_options=None) -> list[dict]:
     """FID/KID (InceptionV3 pool3), IS (when the weights hold the classifier), R-precision
     (with DAMSM encoders) and diversity (InceptionV3 maps) of ``generator`` on CUB or COCO:
-    N test captions (seeds.md §8), image i with noise seed ``seed + i``; list of metric dicts."""
+    N test captions (seeds.md §8), image i with noise seed ``seed + i``; list of metric dicts.
+    ``inception_weights`` is the weights file's path, or an ``InceptionV3Features`` to reuse."""
     from keras_t2i.metrics.inception import InceptionV3Features
 
     if data_dir is None:
@@ -353,7 +354,8 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
         raise ValueError(f"Evaluating on {data!r} needs InceptionV3 features: pass "
                          "inception_weights= (--inception-weights) with the path of Keras' "
                          "inception_v3_weights_tf_dim_ordering_tf_kernels[_notop].h5.")
-    inception = InceptionV3Features(inception_weights, batch_size=batch_size)
+    inception = (inception_weights if isinstance(inception_weights, InceptionV3Features)
+                 else InceptionV3Features(inception_weights, batch_size=batch_size))
     damsm_dir = damsm_dir or generator.damsm_dir
     damsm = _DamsmCodes(damsm_dir) if damsm_dir else None
     if damsm is not None and num_images < MIN_IMAGES:
@@ -361,8 +363,8 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
                          f"mismatched captions of other images each), got {num_images}")
     real_features, reference = dataset_reference(inception, data, num_images,
                                                  generator.image_size, data_dir, data_options)
-    captions, class_ids = test_captions(data, num_images, generator.image_size, data_dir,
-                                        data_options)
+    captions, class_ids = sample_test_captions(data, num_images, generator.image_size,
+                                               data_dir, data_options)
     count = len(captions)
     label = count_label(count)
     note = (f"{count} {data} test captions (pass p over the split with caption seed "

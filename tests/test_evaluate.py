@@ -115,3 +115,35 @@ def test_evaluate_callback_during_fit(encoder_dir, tmp_path):
     assert "eval/fid_200" in event_tags(tmp_path / "logs" / "eval")
     with pytest.raises(ValueError, match="num_images"):
         kt.callbacks.Evaluate(tmp_path, num_images=10)
+
+
+def test_evaluate_callback_on_cub_uses_inception_once(encoder_dir, tmp_path, monkeypatch):
+    import keras_t2i as kt
+    from keras_t2i.metrics import inception
+    from keras_t2i.pretrain import load_encoders
+
+    built, calls = [], []
+
+    class FakeInception:
+        def __init__(self, path):
+            built.append(path)
+
+    def fake_evaluate_dataset(generator, **kwargs):
+        calls.append(kwargs)
+        return [{"name": "fid_200", "value": 1.0, "protocol": "p", "num_images": 200}]
+
+    monkeypatch.setattr(inception, "InceptionV3Features", FakeInception)
+    monkeypatch.setattr(ev, "evaluate_dataset", fake_evaluate_dataset)
+    with pytest.raises(ValueError, match="inception_weights"):
+        kt.callbacks.Evaluate(tmp_path, num_images=200, data="cub", data_dir=tmp_path)
+    callback = kt.callbacks.Evaluate(tmp_path / "logs", num_images=200, data="cub",
+                                     data_dir=tmp_path / "birds", inception_weights="w.h5")
+    gan = kt.models.DFGAN(load_encoders(encoder_dir)[0], image_size=16, nf=4)
+    gan.compile()
+    callback.set_model(gan)
+    callback.evaluate()
+    callback.evaluate()
+    assert built == ["w.h5"] and len(calls) == 2
+    assert calls[0]["data"] == "cub" and calls[0]["data_dir"] == tmp_path / "birds"
+    assert isinstance(calls[0]["inception_weights"], FakeInception)
+    assert "eval/fid_200" in event_tags(tmp_path / "logs" / "eval")
