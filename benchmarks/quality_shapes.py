@@ -7,7 +7,7 @@ trains both models from it with the quickstart preset and the same seed, evaluat
 for benchmarks/RESULTS.md and the README; the runs and metrics stay in --work.
 
 Usage: python benchmarks/quality_shapes.py [--steps 3000] [--num-images 1000]
-           [--damsm DIR] [--work /tmp/quality_shapes]
+           [--damsm DIR] [--work /tmp/quality_shapes] [--mode-seeking 1 [0.1 ...]]
 """
 
 import argparse
@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--num-images", type=int, default=1000)
     parser.add_argument("--damsm", help="reuse these DAMSM encoders (default: pretrain them)")
     parser.add_argument("--work", default="/tmp/quality_shapes")
+    parser.add_argument("--mode-seeking", type=float, nargs="+", default=[1.0], metavar="λ",
+                        help="mode-seeking weights, one DF-GAN + MS run each (default 1)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -59,8 +61,10 @@ def main():
     rows = [("real Shapes images (sanity)", kt_evaluate.evaluate(
         model=kt_evaluate.REAL_MODEL, max_objects=max_objects, damsm_dir=damsm,
         num_images=args.num_images, out=str(work / "real.json")), None)]
-    for label, weight in (("DF-GAN", 0.0), ("DF-GAN + MS (λ = 1)", 1.0)):
-        run = work / ("dfgan-ms" if weight else "dfgan")
+    runs = [("DF-GAN", 0.0)] + [(f"DF-GAN + MS (λ = {w:g})", w) for w in args.mode_seeking]
+    for label, weight in runs:
+        # A run directory that exists is resumed (and its minutes are those of the rest only).
+        run = work / (f"dfgan-ms{weight:g}" if weight else "dfgan")
         started = time.time()
         kt.train.train(out=str(run), text_encoder=damsm, mode_seeking=weight, steps=args.steps,
                        seed=0, export_dir="", resume=(run / "checkpoints").is_dir())
