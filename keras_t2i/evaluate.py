@@ -175,6 +175,25 @@ def _oracle_class_probabilities(oracle, images, batch_size=200):
     return np.concatenate(out)
 
 
+def _entry(name, value, protocol, num_images, std=None) -> dict:
+    """One metric of a report: name, value, protocol, sample count and, when given, std."""
+    entry = {"name": name, "value": float(value), "protocol": protocol,
+             "num_images": num_images}
+    if std is not None:
+        entry["std"] = float(std)
+    return entry
+
+
+def _fid_kid(features, real_features, label, reference, note, subset, seed, num_images):
+    """The FID and KID entries of generated against reference features."""
+    kid, kid_std = frechet.kernel_inception_distance(features, real_features, subsets=100,
+                                                     subset_size=subset, seed=seed)
+    return [_entry(f"fid_{label}", frechet.fid_from_features(features, real_features),
+                   f"FID against {reference}; evaluated: {note}", num_images),
+            _entry(f"kid_{label}", kid, f"KID (cubic polynomial kernel, 100 subsets of "
+                   f"{subset}) against {reference}", num_images, std=kid_std)]
+
+
 class _DamsmCodes:
     """Global image codes and sentence codes from the DAMSM encoders saved in a directory."""
 
@@ -240,11 +259,7 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     results = []
 
     def add(name, value, protocol, std=None, count=num_images):
-        entry = {"name": name, "value": float(value), "protocol": protocol,
-                 "num_images": count}
-        if std is not None:
-            entry["std"] = float(std)
-        results.append(entry)
+        results.append(_entry(name, value, protocol, count, std))
 
     accuracy = shapes_oracle.accuracies(shapes_oracle.score_readings(
         oracle.read(images), shapes_oracle.scene_truth(scenes)))
@@ -255,13 +270,9 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     real_features, scale, reference = shapes_reference(num_images, image_size, max_objects,
                                                        data_seed, oracle)
     features = _oracle_features(oracle, sample) / scale
-    add(f"fid_{label}", frechet.fid_from_features(features, real_features),
-        f"FID against {reference}; evaluated: {note}")
     subset = min(1000, num_images // 2)  # below N, so that subsets differ
-    kid, kid_std = frechet.kernel_inception_distance(features, real_features, subsets=100,
-                                                     subset_size=subset, seed=seed)
-    add(f"kid_{label}", kid, f"KID (cubic polynomial kernel, 100 subsets of {subset}) against "
-        f"{reference}", std=kid_std)
+    results += _fid_kid(features, real_features, label, reference, note, subset, seed,
+                        num_images)
     is_mean, is_std = inception_score.inception_score(
         _oracle_class_probabilities(oracle, sample), splits=10)
     add(f"is_{label}", is_mean, "Inception Score of the oracle's 48-way shape × colour softmax "
@@ -374,9 +385,9 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
     for start in range(0, count, batch_size):
         images = shapes_oracle.generate_images(generator, captions[start:start + batch_size],
                                                seed + start, batch_size)
-        features.append(inception.pool3(images))
-        if inception.has_classifier:
-            probabilities.append(inception.probabilities(images))
+        pool3, softmax = inception.pool3_and_probabilities(images)  # one forward pass
+        features.append(pool3)
+        probabilities.append(softmax)
         if damsm is not None:
             codes.append(damsm.images(images))
     features = np.concatenate(features)
@@ -384,18 +395,10 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
     results = []
 
     def add(name, value, protocol, std=None, n=count):
-        entry = {"name": name, "value": float(value), "protocol": protocol, "num_images": n}
-        if std is not None:
-            entry["std"] = float(std)
-        results.append(entry)
+        results.append(_entry(name, value, protocol, n, std))
 
-    add(f"fid_{label}", frechet.fid_from_features(features, real_features),
-        f"FID against {reference}; evaluated: {note}")
     subset = min(1000, count // 2, len(real_features))
-    kid, kid_std = frechet.kernel_inception_distance(features, real_features, subsets=100,
-                                                     subset_size=subset, seed=seed)
-    add(f"kid_{label}", kid, f"KID (cubic polynomial kernel, 100 subsets of {subset}) against "
-        f"{reference}", std=kid_std)
+    results += _fid_kid(features, real_features, label, reference, note, subset, seed, count)
     if inception.has_classifier:
         is_mean, is_std = inception_score.inception_score(np.concatenate(probabilities),
                                                           splits=10)

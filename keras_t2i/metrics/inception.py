@@ -116,10 +116,25 @@ class InceptionV3Features:
 
     def probabilities(self, images) -> np.ndarray:
         """ImageNet softmax (N, 1000); needs the weights file with the classifier."""
+        self._require_classifier()
+        return self._outputs(images, "probabilities")
+
+    def pool3_and_probabilities(self, images) -> tuple[np.ndarray, np.ndarray | None]:
+        """Both from one forward pass; probabilities are None without the classifier."""
+        images = np.asarray(images)
+        pool3, probabilities = [], []
+        for i in range(0, len(images), self.batch_size):
+            out = self._forward(self.prepare(images[i:i + self.batch_size]))
+            pool3.append(out["pool3"].numpy())
+            if self.has_classifier:
+                probabilities.append(out["probabilities"].numpy())
+        return (np.concatenate(pool3),
+                np.concatenate(probabilities) if self.has_classifier else None)
+
+    def _require_classifier(self):
         if not self.has_classifier:
             raise ValueError(f"{self.path} has no classifier (a _notop file): the Inception "
                              "Score needs inception_v3_weights_tf_dim_ordering_tf_kernels.h5.")
-        return self._outputs(images, "probabilities")
 
     def feature_maps(self, images) -> list[tf.Tensor]:
         """The ``DIVERSITY_LAYERS`` maps of [-1, 1] images, for the LPIPS-style distance."""

@@ -52,11 +52,26 @@ def test_features_probabilities_and_maps(features):
     probabilities = features.probabilities(images)
     assert probabilities.shape == (5, 1000)
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    both = features.pool3_and_probabilities(images)  # one forward pass, same numbers
+    np.testing.assert_allclose(both[0], pool3, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both[1], probabilities, rtol=1e-5, atol=1e-7)
     maps = features.feature_maps(images.astype(np.float32) / 127.5 - 1)
     assert [tuple(m.shape[1:3]) for m in maps] == [(35, 35), (17, 17), (8, 8)]
     assert "sha256" in features.description and "299" in features.description
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         features.pool3(np.zeros((2, 32, 32), np.uint8))
+
+
+def test_weights_without_classifier_give_features_only(tmp_path):
+    path = tmp_path / "inception_v3_notop.weights.h5"
+    keras.applications.InceptionV3(weights=None, include_top=False).save_weights(path)
+    notop = inception.InceptionV3Features(path, batch_size=4)
+    assert not notop.has_classifier
+    images = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    pool3, probabilities = notop.pool3_and_probabilities(images)
+    assert pool3.shape == (3, 2048) and probabilities is None
+    with pytest.raises(ValueError, match="no classifier"):
+        notop.probabilities(images)
 
 
 def test_missing_weights_file_is_named(tmp_path):
