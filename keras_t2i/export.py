@@ -62,10 +62,14 @@ def _check_inputs(captions, seeds, max_batch):
             "{} captions exceed the batch limit of this model ({}); split the request.",
             (count, max_batch))]),
     ]
-    blank = tf.equal(tf.strings.length(tf.strings.strip(captions)), 0)
-    checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(blank)), [tf.strings.format(
-        "caption {} is empty or whitespace only.",
-        tf.cast(tf.argmax(tf.cast(blank, tf.int32)), tf.int32))]))
+    # The caption check's message holds an argmax, which fails on an empty batch; without this
+    # dependency the graph may run it before the emptiness check and answer with TF's own
+    # "Reduction axis 0 is empty" instead of ours (it did, on CI).
+    with tf.control_dependencies(checks):
+        blank = tf.equal(tf.strings.length(tf.strings.strip(captions)), 0)
+        checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(blank)), [
+            tf.strings.format("caption {} is empty or whitespace only.",
+                              tf.cast(tf.argmax(tf.cast(blank, tf.int32)), tf.int32))]))
     return checks
 
 
