@@ -56,8 +56,11 @@ def transform_image(image, image_size: int, augment: bool, seed=None) -> tf.Tens
 def choose_caption(captions, seed):
     """One caption of the example, uniformly, drawn by a stateless seed (int (2,))."""
     count = tf.shape(captions, out_type=tf.int64)[0]
-    tf.debugging.assert_positive(count, message="An example has no captions.")
-    return captions[tf.random.stateless_uniform([], seed=seed, maxval=count, dtype=tf.int64)]
+    # The draw fails on its own (maxval 0) when there is no caption: order it after the check.
+    with tf.control_dependencies([tf.debugging.assert_positive(
+            count, message="An example has no captions.")]):
+        index = tf.random.stateless_uniform([], seed=seed, maxval=count, dtype=tf.int64)
+    return captions[index]
 
 
 def build_pipeline(

@@ -98,3 +98,13 @@ def test_unknown_names_splits_and_options_are_listed():
         kt.data.load("cub", "train")
     with pytest.raises(ValueError, match="batch_size"):
         kt.data.load("shapes", "train", batch_size=0)
+
+
+def test_an_example_without_captions_fails_with_that_message():
+    from keras_t2i.data.pipeline import choose_caption
+    choose = tf.function(choose_caption)
+    assert choose(tf.constant(["a", "b"]), tf.constant([1, 2], tf.int64)).numpy() in (b"a", b"b")
+    # Repeated: without the ordering, the random draw's own error won now and then.
+    for i in range(100):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="An example has no captions"):
+            choose(tf.constant([], tf.string), tf.constant([1, i], tf.int64))
