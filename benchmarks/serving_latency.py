@@ -10,9 +10,11 @@ Reported: Predict latency p50/p99 at batch 1 (sequential calls), images/s at con
 16 concurrent clients × 25 requests (errors and lost requests counted, every image compared
 with the in-process result).
 
-Usage: python benchmarks/serving_latency.py [--model savedmodels/NAME] [--requests 200]
-Without --model it exports an untrained DF-GAN of the quickstart's size (nf 16, 64×64) to a
-temporary folder: latency does not depend on the weights. Prints a Markdown section.
+Usage: python benchmarks/serving_latency.py [--model savedmodels/NAME | --image-size 256 --nf 32]
+       [--requests 200]
+Without --model it exports an untrained DF-GAN to a temporary folder, by default of the
+quickstart's size (nf 16, 64×64; ``--image-size``/``--nf`` for others, e.g. 256 and 32 for the
+paper's CUB/COCO models): latency does not depend on the weights. Prints a Markdown section.
 """
 
 import argparse
@@ -41,11 +43,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def untrained_export(directory) -> Path:
+def untrained_export(directory, image_size=64, nf=16) -> Path:
     from keras_t2i.text.damsm import DAMSMTextEncoder
 
     text_encoder = DAMSMTextEncoder(kt.data.caption_tokenizer("shapes", max_objects=1))
-    gan = kt.models.DFGAN(text_encoder, image_size=64, nf=16)
+    gan = kt.models.DFGAN(text_encoder, image_size=image_size, nf=nf)
     gan.compile()
     return kt.export.export_saved_model(gan, Path(directory) / "bench").parent
 
@@ -121,11 +123,13 @@ def stress(target, name, local, clients=16, requests=25):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="an exported base path (default: an untrained export)")
+    parser.add_argument("--image-size", type=int, default=64, help="of the untrained export")
+    parser.add_argument("--nf", type=int, default=16, help="of the untrained export")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(args.model) if args.model else untrained_export(tmp)
+        base = Path(args.model) if args.model else untrained_export(tmp, args.image_size, args.nf)
         local = LocalModel(base)
         port = free_port()
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -159,8 +163,9 @@ def main():
             log.close()
     meta = local.metadata
     print(header("Serving latency: `keras-t2i serve` vs the in-process SavedModel"))
+    source = "given export" if args.model else f"untrained export (nf {args.nf})"
     print(f"Model: {meta['model_family']} {meta['image_size']}×{meta['image_size']}, "
-          f"{'given export' if args.model else 'untrained export (nf 16)'}; batch 1, caption "
+          f"{source}; batch 1, caption "
           f"\"{CAPTION}\"; {args.requests} sequential calls, {args.seconds:.0f} s at "
           "concurrency 8; server and client are separate processes on one machine.\n")
     print("| path | p50 ms | p99 ms | images/s at concurrency 8 |")
