@@ -8,6 +8,7 @@ for benchmarks/RESULTS.md and the README; the runs and metrics stay in --work.
 
 Usage: python benchmarks/quality_shapes.py [--steps 3000] [--num-images 1000]
            [--damsm DIR] [--work /tmp/quality_shapes] [--mode-seeking 1 [0.1 ...]]
+           [--damsm-weight W]   (default: the preset's; 0 for the paper's DF-GAN loss)
 """
 
 import argparse
@@ -46,6 +47,9 @@ def main():
     parser.add_argument("--work", default="/tmp/quality_shapes")
     parser.add_argument("--mode-seeking", type=float, nargs="+", default=[1.0], metavar="λ",
                         help="mode-seeking weights, one DF-GAN + MS run each (default 1)")
+    parser.add_argument("--damsm-weight", type=float,
+                        default=get_preset(PRESET)["model"].get("damsm_weight", 0.0),
+                        help="DAMSM loss weight on G in every run (default: the preset's)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -67,7 +71,8 @@ def main():
         run = work / (f"dfgan-ms{weight:g}" if weight else "dfgan")
         started = time.time()
         kt.train.train(out=str(run), text_encoder=damsm, mode_seeking=weight, steps=args.steps,
-                       seed=0, export_dir="", resume=(run / "checkpoints").is_dir())
+                       damsm_weight=args.damsm_weight, seed=0, export_dir="",
+                       resume=(run / "checkpoints").is_dir())
         minutes = (time.time() - started) / 60
         report = kt_evaluate.evaluate(run=str(run), num_images=args.num_images,
                                       out=str(work / f"{run.name}.json"))
@@ -75,7 +80,8 @@ def main():
 
     print(header(f"Shapes quality: DF-GAN vs DF-GAN + mode seeking ({args.steps} steps)"))
     print(f"Preset `{PRESET}` (single-object Shapes, 64×64, nf 16, batch 8), seed 0, "
-          f"{args.steps} GAN steps each from the same DAMSM encoders ({damsm}); "
+          f"{args.steps} GAN steps each from the same DAMSM encoders ({damsm}), DAMSM loss "
+          f"weight {args.damsm_weight:g}; "
           f"`keras-t2i evaluate` protocol, {args.num_images} test captions; diversity over "
           "50 captions × 10 seeds.\n")
     print("| model | " + " | ".join(name for _, name, _ in COLUMNS) + " | train minutes |")

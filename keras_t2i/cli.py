@@ -83,7 +83,8 @@ def _run_train(args):
           data_options=data_options or None, image_size=args.image_size, nf=args.nf,
           ema_decay=args.ema_decay, batch_size=args.batch_size, steps=args.steps,
           epochs=args.epochs,
-          mode_seeking=args.mode_seeking, strategy=args.strategy, out=args.out,
+          mode_seeking=args.mode_seeking, damsm_weight=args.damsm_weight,
+          strategy=args.strategy, out=args.out,
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
           sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
           g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate,
@@ -112,6 +113,9 @@ def _add_train_parser(commands):
     budget.add_argument("--epochs", type=_positive_int, help="passes over the training split")
     train.add_argument("--mode-seeking", type=float, metavar="LAMBDA",
                        help="MSGAN mode-seeking weight (e.g. 1.0; default off)")
+    train.add_argument("--damsm-weight", type=float, metavar="LAMBDA",
+                       help="weight of the DAMSM loss on the generator (default: the preset's; "
+                            "0 is the paper's DF-GAN)")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
                        help="one device (default), all local devices, or TF_CONFIG workers")
     train.add_argument("--out", help="run directory (default runs/<preset>[-ms])")

@@ -51,7 +51,8 @@ SHAPES_GRID_CAPTIONS = (
 )
 
 TRAIN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "image_size", "nf",
-                 "ema_decay", "batch_size", "steps", "epochs", "mode_seeking", "strategy",
+                 "ema_decay", "batch_size", "steps", "epochs", "mode_seeking", "damsm_weight",
+                 "strategy",
                  "out", "resume", "checkpoint_every", "sample_every", "text_encoder", "seed",
                  "g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "precision",
                  "export_dir")
@@ -118,7 +119,7 @@ def resolve_train_config(**options) -> dict:
         if key in given:
             config[key] = given[key]
     config["data_options"] = {**config["data_options"], **given.get("data_options", {})}
-    for key in ("image_size", "nf", "ema_decay"):
+    for key in ("image_size", "nf", "ema_decay", "damsm_weight"):
         if key in given:
             config["model_kwargs"][key] = given[key]
     if "mode_seeking" in given:
@@ -161,29 +162,34 @@ def is_chief(strategy) -> bool:
                                               and resolver.task_id == 0)
 
 
-def obtain_text_encoder(config: dict):
-    """The run's text encoder: the one given, the one pretrained for this run, or a new one."""
+def obtain_encoders(config: dict):
+    """The run's DAMSM (text_encoder, image_encoder): the pair given, the pair pretrained for
+    this run, or a new pair (pretrained into ``RUN/damsm`` first)."""
     from keras_t2i.pretrain import TEXT_ENCODER_FILE, load_encoders, pretrain_damsm
 
     if config["text_encoder"]:
-        return load_encoders(config["text_encoder"])[0]
+        return load_encoders(config["text_encoder"])
     run_damsm = Path(config["out"]) / "damsm"
     if not (run_damsm / TEXT_ENCODER_FILE).is_file():
         print(f"No --text-encoder given: pretraining DAMSM into {run_damsm} first.")
         pretrain_damsm(data=config["data"], data_dir=config["data_dir"],
                        data_options=config["data_options"], seed=config["seed"],
                        out=str(run_damsm), **config["damsm"])
-    return load_encoders(run_damsm)[0]
+    return load_encoders(run_damsm)
 
 
-def build_gan(config: dict, text_encoder):
+def build_gan(config: dict, text_encoder, image_encoder=None):
     """The compiled GAN of a config. With ``precision="mixed_bfloat16"`` its networks compute
     in bfloat16 with float32 weights (the policy is set while they are built, then restored;
-    the images and D's logits stay float32, losses are computed in float32)."""
+    the images and D's logits stay float32, losses are computed in float32). The DAMSM image
+    encoder is only kept when the config's ``damsm_weight`` uses it."""
+    kwargs = dict(config["model_kwargs"])
+    if kwargs.get("damsm_weight"):
+        kwargs["image_encoder"] = image_encoder
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.get("precision", "float32"))
     try:
-        gan = FAMILIES[config["model"]](text_encoder, **config["model_kwargs"])
+        gan = FAMILIES[config["model"]](text_encoder, **kwargs)
     finally:
         keras.config.set_dtype_policy(previous)
     opt = dict(beta_1=config["beta_1"], beta_2=config["beta_2"])
@@ -227,7 +233,7 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     text_dir = config["text_encoder"] or run_dir / "damsm"
-    gan = build_gan(config, load_encoders(text_dir)[0])
+    gan = build_gan(config, *load_encoders(text_dir))
     latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
     if latest is None:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
@@ -297,9 +303,9 @@ def train(**options) -> dict:
         (out / CONFIG_FILE).write_text(json.dumps(
             {k: v for k, v in config.items() if k != "resume"}, indent=2, sort_keys=True))
     keras.utils.set_random_seed(config["seed"])
-    text_encoder = obtain_text_encoder(config)
+    text_encoder, image_encoder = obtain_encoders(config)
     with strategy.scope():
-        gan = build_gan(config, text_encoder)
+        gan = build_gan(config, text_encoder, image_encoder)
     checkpoint = gan_checkpoint(gan)
     # Workers other than the chief write to a scratch directory (tf.distribute convention).
     ckpt_dir = checkpoints if chief else out / f"tmp_worker_{strategy.cluster_resolver.task_id}"

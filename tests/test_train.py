@@ -15,7 +15,7 @@ from PIL import Image
 
 import keras_t2i as kt
 from keras_t2i import cli
-from keras_t2i.text.damsm import DAMSMTextEncoder
+from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 from keras_t2i.train import load_run, resolve_train_config, train
 
 TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1",
@@ -72,7 +72,7 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
     import shutil
 
     from keras_t2i import pretrain
-    from keras_t2i.train import obtain_text_encoder
+    from keras_t2i.train import obtain_encoders
 
     calls = []
 
@@ -83,13 +83,14 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
     monkeypatch.setattr(pretrain, "pretrain_damsm", fake_pretrain)
     config = resolve_train_config(out=str(tmp_path / "run"), seed=3,
                                   data_options={"num_scenes": 50})
-    encoder = obtain_text_encoder(config)
+    encoder, image_encoder = obtain_encoders(config)
     (call,) = calls
     assert call["out"] == str(tmp_path / "run" / "damsm") and call["seed"] == 3
     assert call["steps"] == config["damsm"]["steps"] and call["data"] == "shapes"
     assert call["data_options"] == {"max_objects": 1, "num_scenes": 50}
     assert isinstance(encoder, DAMSMTextEncoder)
-    obtain_text_encoder(config)  # a second call reuses the encoder already trained
+    assert isinstance(image_encoder, DAMSMImageEncoder)
+    obtain_encoders(config)  # a second call reuses the encoder already trained
     assert len(calls) == 1
 
 
@@ -135,10 +136,14 @@ def test_mixed_bfloat16_run_trains_and_leaves_the_global_policy(tmp_path, encode
 def test_cli_flags_reach_the_run_config(tmp_path, encoder_dir):
     run = tmp_path / "run"
     assert cli.main(["train", *TINY, "--steps", "1", "--g-learning-rate", "3e-4",
-                     "--text-encoder", str(encoder_dir), "--out", str(run), "--no-export"]) == 0
+                     "--damsm-weight", "0.5", "--text-encoder", str(encoder_dir), "--out",
+                     str(run), "--no-export"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["data_options"]["max_objects"] == 1 and config["g_learning_rate"] == 3e-4
     assert config["model_kwargs"]["nf"] == 4 and config["export_dir"] is None
+    assert config["model_kwargs"]["damsm_weight"] == 0.5
+    gan = load_run(run)  # with the run's DAMSM image encoder for its generator loss
+    assert gan.damsm_weight == 0.5 and isinstance(gan.image_encoder, DAMSMImageEncoder)
 
 
 def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir):

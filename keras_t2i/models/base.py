@@ -4,9 +4,10 @@ A model family (DF-GAN here; DM-GAN, MirrorGAN, MemoryGAN later) supplies its ne
 three hooks — ``generate_images``, ``discriminator_losses``, ``generator_losses`` — and
 inherits: the frozen text encoder, one D step then one G step per batch (the G step reuses the
 fake batch of the D step, as the reference code does), MSGAN's mode seeking on any model
-(``mode_seeking=λ``: two noise vectors per caption), an optional exponential moving average
-of the generator (``ema_decay``), loss scaling under ``tf.distribute``, loss trackers, and
-``generate``.
+(``mode_seeking=λ``: two noise vectors per caption), the DAMSM loss on the generated images
+(``damsm_weight=λ`` with the frozen DAMSM image encoder, AttnGAN/DM-GAN's L_DAMSM), an
+optional exponential moving average of the generator (``ema_decay``), loss scaling under
+``tf.distribute``, loss trackers, and ``generate``.
 
 Distribution: gradients are summed across replicas by the optimizers, so each replica's loss
 is divided by the number of replicas exactly once, here; the trackers receive the unscaled
@@ -69,6 +70,13 @@ class TextToImageGAN(keras.Model):
             generator updated after every G step as θ_ema ← d·θ_ema + (1 − d)·θ, and generates
             (``call``, ``generate``, later export) with it; training still uses ``generator``.
             0 (the default, as in the DF-GAN code) keeps no copy.
+        image_encoder: DAMSMImageEncoder pretrained with ``text_encoder`` (frozen), or None.
+            Needed when ``damsm_weight > 0``.
+        damsm_weight: float. λ of the DAMSM loss added to the generator's loss: the word- and
+            sentence-level matching losses (AttnGAN eq. 15) between the final generated images,
+            read by ``image_encoder``, and their captions, within each replica's batch. 0 (the
+            default; DF-GAN's code has it commented out) leaves it off; AttnGAN and DM-GAN use
+            5 on CUB and 50 on COCO. Tracked as ``damsm`` (its unweighted value).
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)``. ``fit`` data are dicts with
     ``image`` (batch, S, S, 3) in [-1, 1] and ``tokens`` (batch, words), as
@@ -76,7 +84,7 @@ class TextToImageGAN(keras.Model):
     """
 
     def __init__(self, text_encoder, generator, discriminator, noise_dim=100, mode_seeking=0.0,
-                 max_batch=64, ema_decay=0.0, **kwargs):
+                 max_batch=64, ema_decay=0.0, image_encoder=None, damsm_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.layers.deserialize(text_encoder)
@@ -92,6 +100,18 @@ class TextToImageGAN(keras.Model):
         self.ema_decay = float(ema_decay)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.damsm_weight = float(damsm_weight)
+        if self.damsm_weight < 0:
+            raise ValueError(f"damsm_weight must be >= 0, got {damsm_weight}")
+        if isinstance(image_encoder, dict):
+            image_encoder = keras.layers.deserialize(image_encoder)
+        if self.damsm_weight and image_encoder is None:
+            raise ValueError(f"damsm_weight={damsm_weight} needs the DAMSM image encoder "
+                             "pretrained with the text encoder: pass image_encoder= (the second "
+                             "of kt.pretrain.load_encoders(DIR)).")
+        self.image_encoder = image_encoder
+        if image_encoder is not None:
+            self.image_encoder.trainable = False
         self.generator_ema = None
         if self.ema_decay:
             # Same class and config, so it builds the same weights; it starts as a copy.
@@ -178,7 +198,8 @@ class TextToImageGAN(keras.Model):
         # break under MirroredStrategy).
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        names = list(self.tracked_losses()) + (["ms"] if self.mode_seeking else [])
+        names = (list(self.tracked_losses()) + (["ms"] if self.mode_seeking else [])
+                 + (["damsm"] if self.damsm_weight else []))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def get_compile_config(self):
@@ -229,13 +250,8 @@ class TextToImageGAN(keras.Model):
                 d_vars = self.discriminator.trainable_variables
                 self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
             # D has been updated: the G step scores the same fakes with the new D.
-            g_values = self.generator_losses(fake, fake_text, noise)
-            if self.mode_seeking:
-                final = self.final_images(fake)
-                g_values["ms"] = losses.mode_seeking_loss(
-                    final[:batch], final[batch:], noise[:batch], noise[batch:],
-                    weight=self.mode_seeking)
-                g_values["g_loss"] = g_values["g_loss"] + g_values["ms"]
+            g_values = self._add_regularisers(
+                self.generator_losses(fake, fake_text, noise), fake, fake_text, noise, batch)
             g_scaled = g_values["g_loss"] / replicas
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
@@ -250,13 +266,42 @@ class TextToImageGAN(keras.Model):
         noise, fake_text = self._fake_inputs(text, batch)
         fake = self.generate_images(noise, fake_text, training=False)
         values = {**self.discriminator_losses(images, text, fake, fake_text, training=False),
-                  **self.generator_losses(fake, fake_text, noise, training=False)}
-        if self.mode_seeking:
-            final = self.final_images(fake)
-            values["ms"] = losses.mode_seeking_loss(final[:batch], final[batch:], noise[:batch],
-                                                    noise[batch:], weight=self.mode_seeking)
-            values["g_loss"] = values["g_loss"] + values["ms"]
+                  **self._add_regularisers(
+                      self.generator_losses(fake, fake_text, noise, training=False),
+                      fake, fake_text, noise, batch)}
         return self._track(values)
+
+    def _add_regularisers(self, g_values, fake, fake_text, noise, batch):
+        """The generator's losses with mode seeking (``ms``, already weighted) and the DAMSM
+        loss (``damsm``, tracked unweighted) added to ``g_loss`` when they are on."""
+        final = self.final_images(fake)
+        if self.mode_seeking:
+            g_values["ms"] = losses.mode_seeking_loss(final[:batch], final[batch:], noise[:batch],
+                                                      noise[batch:], weight=self.mode_seeking)
+            g_values["g_loss"] = g_values["g_loss"] + g_values["ms"]
+        if self.damsm_weight:
+            # With mode seeking each caption is in the batch twice: each half is scored as a
+            # batch of its own, so no caption is its own negative and the negatives are as many.
+            halves = 2 if self.mode_seeking else 1
+            g_values["damsm"] = tf.add_n([
+                self.damsm_loss(final[h * batch:(h + 1) * batch],
+                                {k: v[h * batch:(h + 1) * batch] for k, v in fake_text.items()})
+                for h in range(halves)]) / halves
+            g_values["g_loss"] = g_values["g_loss"] + self.damsm_weight * g_values["damsm"]
+        return g_values
+
+    def damsm_loss(self, images, text, class_ids=None):
+        """L_DAMSM = L1^w + L2^w + L1^s + L2^s (AttnGAN eq. 15) of images and their encoded
+        captions, the images read by the frozen ``image_encoder``; pairs of one class id are
+        left out of each other's softmax."""
+        regions, image_global = self.image_encoder(images, training=False)
+        regions = tf.cast(regions, tf.float32)
+        regions = tf.reshape(regions, (tf.shape(regions)[0], -1, regions.shape[-1]))
+        words_1, words_2 = losses.damsm_word_loss(text["words"], regions, text["word_mask"],
+                                                  class_ids)
+        sentence_1, sentence_2 = losses.damsm_sentence_loss(text["sentence"], image_global,
+                                                            class_ids)
+        return words_1 + words_2 + sentence_1 + sentence_2
 
     def _track(self, values):
         for name, tracker in self.trackers.items():
@@ -307,7 +352,10 @@ class TextToImageGAN(keras.Model):
     def get_config(self):
         return {**super().get_config(), "text_encoder": keras.layers.serialize(self.text_encoder),
                 "noise_dim": self.noise_dim, "mode_seeking": self.mode_seeking,
-                "max_batch": self.max_batch, "ema_decay": self.ema_decay}
+                "max_batch": self.max_batch, "ema_decay": self.ema_decay,
+                "damsm_weight": self.damsm_weight,
+                "image_encoder": (None if self.image_encoder is None
+                                  else keras.layers.serialize(self.image_encoder))}
 
 
 def to_uint8(images):

@@ -21,7 +21,8 @@ class DFGAN(TextToImageGAN):
     Per batch (CVPR'22 ``modules.train``): encode the captions with the frozen text encoder;
     D step on L_D = hinge(real) + ½·hinge(fake) + ½·hinge(mismatched) + MA-GP, where the
     mismatched pairs score each real image's features against the next caption of the batch;
-    then a G step on −E[D(G(z, e), e)] (+ the mode-seeking term when ``mode_seeking > 0``).
+    then a G step on −E[D(G(z, e), e)] (+ the mode-seeking term when ``mode_seeking > 0``, + λ·
+    L_DAMSM when ``damsm_weight > 0``).
 
     Args:
         text_encoder: DAMSMTextEncoder, pretrained (``keras-t2i pretrain damsm``).
@@ -34,6 +35,10 @@ class DFGAN(TextToImageGAN):
         max_batch: int. Largest batch for generation and export. Defaults to 64.
         ema_decay: float. Keep an EMA generator for inference (0: none, as in the DF-GAN
             code; 0.999 is usual). Defaults to 0.
+        image_encoder: DAMSMImageEncoder, pretrained with ``text_encoder``; only needed with
+            ``damsm_weight``.
+        damsm_weight: float. λ of the DAMSM loss on the generator (``TextToImageGAN``); 0,
+            the default, is the paper's DF-GAN (its code has the term commented out).
 
     Example:
     >>> gan = kt.models.DFGAN(text_encoder, image_size=64)

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_t2i as kt
+from keras_t2i import losses
 from keras_t2i.models.base import noise_from_seeds, to_uint8
 from keras_t2i.models.df_gan_networks import (
     DFGANDiscriminator,
@@ -11,7 +12,7 @@ from keras_t2i.models.df_gan_networks import (
     discriminator_channels,
     generator_channels,
 )
-from keras_t2i.text.damsm import DAMSMTextEncoder
+from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,44 @@ def test_mode_seeking_is_tracked(text_encoder):
     assert "ms" in logs and float(logs["ms"]) > 0
 
 
+@pytest.fixture(scope="module")
+def image_encoder():
+    return DAMSMImageEncoder(feature_dim=16, width=4, input_size=16)
+
+
+def test_damsm_loss_on_the_generator(text_encoder, image_encoder):
+    with pytest.raises(ValueError, match="image_encoder"):
+        kt.models.DFGAN(text_encoder, image_size=16, nf=4, damsm_weight=1.0)
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, damsm_weight=2.0,
+                          image_encoder=image_encoder)
+    gan.compile()
+    batch = shapes_batch(text_encoder.tokenizer)
+    text = gan.encode_text(batch["tokens"])
+    images = batch["image"]
+    # L_DAMSM is the sum of the word- and sentence-level losses on the image encoder's reading
+    regions, image_global = image_encoder(images)
+    want = (sum(losses.damsm_word_loss(text["words"], tf.reshape(regions, (8, -1, 16)),
+                                       text["word_mask"]))
+            + sum(losses.damsm_sentence_loss(text["sentence"], image_global)))
+    np.testing.assert_allclose(gan.damsm_loss(images, text), want, rtol=1e-5)
+    values = gan._add_regularisers({"g_loss": tf.constant(1.0)}, images, text, None, 8)
+    np.testing.assert_allclose(values["g_loss"], 1.0 + 2.0 * values["damsm"], rtol=1e-6)
+    # With mode seeking every caption is in the batch twice and each half is scored alone:
+    # a batch of exact duplicates scores as the batch itself.
+    gan.mode_seeking = 1.0
+    twice = {k: tf.concat([v, v], axis=0) for k, v in text.items()}
+    noise = tf.zeros((16, 100))
+    doubled = gan._add_regularisers({"g_loss": tf.constant(1.0)}, tf.concat([images, images], 0),
+                                    twice, noise, 8)
+    np.testing.assert_allclose(doubled["damsm"], want, rtol=1e-5)
+    gan.mode_seeking = 0.0
+    e_before = [w.numpy().copy() for w in image_encoder.weights]
+    logs = gan.train_step(batch)
+    assert "damsm" in logs and np.isfinite(float(logs["damsm"])) and float(logs["damsm"]) > 0
+    for b, w in zip(e_before, image_encoder.weights):
+        np.testing.assert_array_equal(b, w.numpy())  # the image encoder stays frozen
+
+
 def mean_pairwise_distance(images):
     x = images.astype(np.float32).reshape(len(images), -1)
     return float(np.mean([np.abs(a - b).mean() for i, a in enumerate(x) for b in x[i + 1:]]))
@@ -140,14 +179,18 @@ def test_generate_is_deterministic_per_caption_and_seed(text_encoder):
         gan.generate(["a red circle"] * 65)
 
 
-def test_save_and_load_round_trip(text_encoder, tmp_path):
-    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, mode_seeking=0.5, ema_decay=0.9)
+def test_save_and_load_round_trip(text_encoder, image_encoder, tmp_path):
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, mode_seeking=0.5, ema_decay=0.9,
+                          damsm_weight=0.5, image_encoder=image_encoder)
     gan.compile()
     gan.train_step(shapes_batch(text_encoder.tokenizer))
     path = tmp_path / "dfgan.keras"
     gan.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, kt.models.DFGAN) and loaded.mode_seeking == 0.5
+    assert loaded.damsm_weight == 0.5 and not loaded.image_encoder.trainable
+    for a, b in zip(loaded.image_encoder.get_weights(), image_encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
     for a, b in zip(loaded.generator_ema.get_weights(), gan.generator_ema.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert float(loaded.d_optimizer.learning_rate) == pytest.approx(4e-4)  # recompiled
