@@ -17,8 +17,8 @@ _DFGAN_PAPER_TRAIN = {"batch_size": 32, "g_learning_rate": 1e-4, "d_learning_rat
 PRESETS = {
     "dfgan_shapes_64": {
         "description": "The CPU quickstart: DF-GAN at 64×64 on single-object Shapes, nf 16, "
-                       "batch 8, about twelve minutes on two cores with the DAMSM "
-                       "pretraining.",
+                       "batch 8, with the DAMSM loss on the generator; about ten minutes on "
+                       "two cores with the DAMSM pretraining.",
         "family": "dfgan",
         # damsm_weight 1 (the paper's DF-GAN has none): the DAMSM loss on the generator, with
         # the image encoder pretrained beside the text encoder, brings colour much sooner
