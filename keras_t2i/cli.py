@@ -63,7 +63,7 @@ def _run_pretrain_damsm(args):
         image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
         epochs=args.epochs, max_words=args.max_words, backbone=args.backbone,
         backbone_weights=args.backbone_weights, learning_rate=args.learning_rate,
-        seed=args.seed, out=args.out)
+        bn_calibration_batches=args.bn_calibration_batches, seed=args.seed, out=args.out)
     metrics = pretrain_damsm(**config)
     out = config["out"]
     print(f"R-precision (R@1, 1 true + 99 mismatched, {metrics['num_images']} test images): "
@@ -375,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     damsm.add_argument("--backbone-weights",
                        help="InceptionV3 weights file (*_notop.h5), needed with inception_v3")
     damsm.add_argument("--learning-rate", type=float, help="Adam learning rate (default 2e-3)")
+    damsm.add_argument("--bn-calibration-batches", type=int, metavar="N",
+                       help="after training, recompute the CNN image encoder's BatchNorm "
+                            "statistics on N training batches (default 50; 0 keeps the "
+                            "moving averages)")
     damsm.add_argument("--seed", type=int, help="random seed (default 0)")
     damsm.add_argument("--out", help="run directory (default runs/damsm-<data>)")
     damsm.set_defaults(func=_run_pretrain_damsm)

@@ -52,6 +52,10 @@ DAMSM_DEFAULTS = {
     "gamma3": 10.0,
     "seed": 0,
     "r_precision_folds": 10,
+    # After fit, the CNN image encoder's BatchNorm statistics are recomputed exactly on this
+    # many training batches (DAMSMImageEncoder.calibrate_batch_norm); 0 keeps fit's moving
+    # averages. The InceptionV3 backbone is frozen with its ImageNet statistics either way.
+    "bn_calibration_batches": 50,
 }
 # Shapes: a few minutes on a 2-core CPU. CUB/COCO: the epochs of the released AttnGAN encoders.
 DEFAULT_DAMSM_BUDGET = {"shapes": {"steps": 400}, "cub": {"epochs": 200}, "coco": {"epochs": 100}}
@@ -67,6 +71,9 @@ def resolve_damsm_config(**overrides) -> dict:
         raise ValueError("Give either steps or epochs, not both.")
     if config["steps"] is None and config["epochs"] is None:
         config.update(DEFAULT_DAMSM_BUDGET[config["data"]])
+    if int(config["bn_calibration_batches"]) < 0:
+        raise ValueError("bn_calibration_batches must be 0 or more, got "
+                         f"{config['bn_calibration_batches']}.")
     if "out" not in overrides or overrides["out"] is None:
         config["out"] = f"runs/damsm-{config['data']}"
     config["out"] = str(config["out"])
@@ -153,6 +160,10 @@ def pretrain_damsm(**overrides) -> dict:
     start = time.time()
     history = damsm.fit(**fit_args, callbacks=callbacks, verbose=1, shuffle=False)
     train_seconds = time.time() - start
+    calibration_images = 0
+    if config["backbone"] == "cnn" and config["bn_calibration_batches"] > 0:
+        calibration_images = image_encoder.calibrate_batch_norm(
+            batch["image"] for batch in train.repeat().take(config["bn_calibration_batches"]))
 
     text_encoder.save(out / TEXT_ENCODER_FILE)
     image_encoder.save(out / IMAGE_ENCODER_FILE)
@@ -162,6 +173,7 @@ def pretrain_damsm(**overrides) -> dict:
     metrics = r_precision(*codes, folds=config["r_precision_folds"], seed=config["seed"])
     metrics.update(
         train_loss=float(history.history["loss"][-1]),
+        bn_calibration_images=calibration_images,
         steps=int(damsm.optimizer.iterations.numpy()),
         train_minutes=round(train_seconds / 60, 2),
         date=datetime.date.today().isoformat(),

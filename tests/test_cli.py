@@ -43,13 +43,17 @@ def test_bad_flags_and_data_errors_are_clear(tmp_path, capsys):
     assert str(missing) in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["pretrain", "damsm", "--steps", "2", "--epochs", "1"])
+    code = cli.main(["pretrain", "damsm", "--bn-calibration-batches", "-1",
+                     "--out", str(tmp_path / "run")])
+    assert code == 1
+    assert "bn_calibration_batches must be 0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_pretrain_damsm_writes_the_run(tmp_path, capsys):
     out = tmp_path / "damsm"
     code = cli.main(["pretrain", "damsm", "--steps", "3", "--batch-size", "8",
-                     "--max-objects", "1", "--out", str(out)])
+                     "--max-objects", "1", "--bn-calibration-batches", "2", "--out", str(out)])
     assert code == 0
     for name in ("config.json", "metrics.json", "text_encoder.keras", "image_encoder.keras"):
         assert (out / name).is_file(), name
@@ -57,6 +61,7 @@ def test_pretrain_damsm_writes_the_run(tmp_path, capsys):
     assert config["steps"] == 3 and config["data_options"] == {"max_objects": 1}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 3 and metrics["num_images"] == 1000
+    assert config["bn_calibration_batches"] == 2 and metrics["bn_calibration_images"] == 16
     assert 0.0 <= metrics["r_precision"] <= 1.0
     assert any(p.name.startswith("events") for p in (out / "logs" / "train").iterdir())
     assert "R-precision" in capsys.readouterr().out

@@ -102,6 +102,46 @@ def test_inception_backbone_loads_user_weights(tmp_path):
     np.testing.assert_array_equal(first_conv.kernel.numpy(), base_conv.kernel.numpy())
 
 
+def _corrupt_batch_norm(encoder, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = [layer for layer in encoder.trunk.layers
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        n = layer.moving_mean.shape[0]
+        layer.moving_mean.assign(rng.normal(0, 3, n).astype("float32"))
+        layer.moving_variance.assign(rng.uniform(0.1, 10, n).astype("float32"))
+    return layers
+
+
+def test_calibrate_batch_norm_matches_the_batch_statistics_of_all_images():
+    """Calibrated on batches of a set of images, the encoder in inference mode gives what it
+    gives in training mode (batch statistics) on the whole set as one batch."""
+    encoder = tiny_image_encoder()
+    layers = _corrupt_batch_norm(encoder)
+    images = np.random.default_rng(1).uniform(-1, 1, (20, 32, 32, 3)).astype("float32")
+    whole = [t.numpy() for t in encoder(images, training=True)]  # batch statistics
+    for layer in layers:  # the training-mode call above moved them a little; corrupt again
+        layer.moving_mean.assign(layer.moving_mean + 1.0)
+    before = [t.numpy() for t in encoder(images, training=False)]
+    assert not np.allclose(before[1], whole[1], atol=1e-2)
+    assert encoder.calibrate_batch_norm([images[:7], images[7:15], images[15:]]) == 20
+    after = [t.numpy() for t in encoder(images, training=False)]
+    for got, want in zip(after, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_calibrate_batch_norm_resizes_like_call_and_checks_its_input():
+    encoder = tiny_image_encoder()
+    _corrupt_batch_norm(encoder)
+    images = np.random.default_rng(2).uniform(-1, 1, (12, 48, 48, 3)).astype("float32")
+    whole = encoder(images, training=True)[1].numpy()
+    encoder.calibrate_batch_norm([images[:5], images[5:]])
+    np.testing.assert_allclose(encoder(images, training=False)[1].numpy(), whole,
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="at least one batch"):
+        encoder.calibrate_batch_norm([])
+
+
 def fixed_shapes_batch(tok, n=16):
     ds = kt.data.load("shapes", "test", image_size=32, batch_size=n, num_scenes=n,
                       tokenizer=tok, max_objects=1)
