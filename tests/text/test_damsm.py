@@ -100,6 +100,8 @@ def test_inception_backbone_loads_user_weights(tmp_path):
     first_conv = [layer for layer in enc.trunk.layers if "conv" in layer.name][0]
     base_conv = [layer for layer in base.layers if "conv" in layer.name][0]
     np.testing.assert_array_equal(first_conv.kernel.numpy(), base_conv.kernel.numpy())
+    with pytest.raises(ValueError, match="keeps its ImageNet statistics"):
+        enc.calibrate_batch_norm([np.zeros((2, 64, 64, 3), "float32")])
 
 
 def _corrupt_batch_norm(encoder, seed=0):
