@@ -8,9 +8,11 @@ so ``keras-t2i --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+from keras_t2i.serving.limits import ServingLimits
 from keras_t2i.version import __version__
 
 # Subcommands of DESIGN §4.2 that later issues build; until then they say so and exit 2.
@@ -34,6 +36,20 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -246,9 +262,11 @@ def _run_serve(args):
     else:
         base = Path(args.model_base_path)
         models = {args.model_name or base.resolve().name: str(base)}
+    limits = ServingLimits(**{f.name: getattr(args, f.name)
+                              for f in dataclasses.fields(ServingLimits)})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
-          poll_seconds=args.poll_seconds, max_workers=args.max_workers)
+          poll_seconds=args.poll_seconds, limits=limits)
     return 0
 
 
@@ -273,8 +291,37 @@ def _add_serve_parser(commands):
                        help="REST port, TF Serving's /v1/models API (default 8501; 0: none)")
     serve.add_argument("--poll-seconds", type=float, default=1.0,
                        help="how often to look for new versions (default 1)")
-    serve.add_argument("--max-workers", type=_positive_int, default=8,
-                       help="concurrent requests (default 8)")
+    limits = ServingLimits()
+    group = serve.add_argument_group(
+        "request limits", "what one request may ask (serving/README.md, 'Limits'); each is "
+                          "checked before any work is done for the request")
+    group.add_argument("--max-workers", type=_positive_int, default=limits.max_workers,
+                       help=f"model runs at once, gRPC and REST together "
+                            f"(default {limits.max_workers})")
+    group.add_argument("--max-queue", type=_non_negative_int, default=limits.max_queue,
+                       help="requests waiting for a worker; more are answered "
+                            f"RESOURCE_EXHAUSTED / 429 (default {limits.max_queue})")
+    group.add_argument("--request-timeout", type=_positive_float, metavar="SECONDS",
+                       default=limits.request_timeout,
+                       help="deadline of a request, or the client's if sooner "
+                            f"(default {limits.request_timeout:g})")
+    group.add_argument("--max-request-bytes", type=_positive_int,
+                       default=limits.max_request_bytes,
+                       help=f"gRPC message / REST body size (default {limits.max_request_bytes})")
+    group.add_argument("--max-caption-bytes", type=_positive_int,
+                       default=limits.max_caption_bytes,
+                       help=f"UTF-8 bytes of one caption (default {limits.max_caption_bytes})")
+    group.add_argument("--max-caption-words", type=_positive_int,
+                       default=limits.max_caption_words,
+                       help=f"words of one caption (default {limits.max_caption_words})")
+    group.add_argument("--rest-timeout", type=_positive_float, metavar="SECONDS",
+                       default=limits.rest_timeout,
+                       help="seconds a REST client has to send its whole request "
+                            f"(default {limits.rest_timeout:g})")
+    group.add_argument("--max-connections", type=_positive_int,
+                       default=limits.max_connections,
+                       help="open REST connections; more are answered 503 "
+                            f"(default {limits.max_connections})")
     serve.set_defaults(func=_run_serve)
 
 

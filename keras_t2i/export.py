@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -42,12 +43,56 @@ INPUT_SPECS = (tf.TensorSpec([None], tf.string, name="captions"),
                tf.TensorSpec([None], tf.int64, name="seeds"))
 
 
-def versions(base_dir) -> list[int]:
-    """The integer version directories under ``base_dir``, ascending (TF Serving's rule)."""
+# TF Serving reads a child of a base path as a version when tsl's ``safe_strto64`` parses its
+# whole name: optional ASCII whitespace, an optional "-", ASCII digits, optional whitespace, in
+# int64 range (file_system_storage_path_source.cc, ParseVersionNumber). "007" is version 7 and
+# is loaded from "007"; "²" or "1.0" are not versions.
+_VERSION_NAME = re.compile(r"[ \t\n\v\f\r]*(-?[0-9]+)[ \t\n\v\f\r]*")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def parse_version(name: str) -> int | None:
+    """The version a directory name stands for under TF Serving's rule, or None."""
+    match = _VERSION_NAME.fullmatch(name)
+    if match is None:
+        return None
+    value = int(match.group(1))
+    return value if _INT64[0] <= value <= _INT64[1] else None
+
+
+def version_dirs(base_dir) -> dict[int, Path]:
+    """``{version: directory}`` of the version directories under ``base_dir`` (none if it is
+    not a directory). When two names give one version ("7" and "007"), the last in sorted
+    order wins, as in TF Serving (which logs a warning; ``keras-t2i serve`` does too)."""
+    return scan_versions(base_dir)[0]
+
+
+def scan_versions(base_dir) -> tuple[dict[int, Path], list[str], list[str]]:
+    """``(version_dirs, ignored names, shadowed names)`` of ``base_dir``.
+
+    Ignored: visible entries that are not version directories; shadowed: version directories
+    that lose to another name of the same version. Hidden entries (the exporter's staging
+    folders) are neither.
+    """
     base_dir = Path(base_dir)
+    found, ignored, shadowed = {}, [], []
     if not base_dir.is_dir():
-        return []
-    return sorted(int(p.name) for p in base_dir.iterdir() if p.is_dir() and p.name.isdigit())
+        return found, ignored, shadowed
+    for path in sorted(base_dir.iterdir(), key=lambda p: p.name):
+        version = parse_version(path.name)
+        if version is None or not path.is_dir():
+            if not path.name.startswith("."):
+                ignored.append(path.name)
+            continue
+        if version in found:
+            shadowed.append(found[version].name)
+        found[version] = path
+    return found, ignored, shadowed
+
+
+def versions(base_dir) -> list[int]:
+    """The version numbers under ``base_dir``, ascending (TF Serving's rule)."""
+    return sorted(version_dirs(base_dir))
 
 
 def _check_inputs(captions, seeds, max_batch):
@@ -140,8 +185,9 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
     if version < 1:
         raise ValueError(f"version must be a positive integer, got {version}")
     target = base_dir / str(version)
-    if target.exists():
-        raise FileExistsError(f"{target} exists; exported versions are never overwritten "
+    existing = version_dirs(base_dir).get(version, target)
+    if existing.exists():
+        raise FileExistsError(f"{existing} exists; exported versions are never overwritten "
                               "(leave version unset for the next one).")
     if step is None and getattr(model, "g_optimizer", None) is not None:
         step = int(model.g_optimizer.iterations.numpy())
@@ -158,6 +204,7 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
     archive.add_endpoint(PNG_SIGNATURE, png_fn, input_signature=list(INPUT_SPECS))
 
     base_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(base_dir)
     staging = base_dir / f".{version}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -170,6 +217,32 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+_STAGING = re.compile(r"\.-?[0-9]+\.partial-([0-9]+)")
+
+
+def remove_stale_staging(base_dir) -> list[Path]:
+    """Deletes the staging folders that exports killed midway left in ``base_dir`` (those of
+    processes no longer running: another export may be writing its own) and returns them."""
+    removed = []
+    for path in Path(base_dir).iterdir():
+        match = _STAGING.fullmatch(path.name)
+        if match and path.is_dir() and not _process_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"Removed {path}: an unfinished export of a process that no longer runs.")
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _write_warmup(path: Path, vocabulary):

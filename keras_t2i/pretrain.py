@@ -117,7 +117,11 @@ def load_encoders(directory):
         if not path.is_file():
             raise FileNotFoundError(f"No {name} in {directory}: is it the --out directory of "
                                     "`keras-t2i pretrain damsm`?")
-        found.append(keras.saving.load_model(path))
+        try:
+            found.append(keras.saving.load_model(path))
+        except Exception as err:  # a truncated or foreign file: say which one
+            raise ValueError(f"Cannot read {path} (damaged, or not a saved Keras model): "
+                             f"{type(err).__name__}: {err}") from None
     return tuple(found)
 
 

@@ -17,9 +17,12 @@ keras-team/keras#20585).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -101,18 +104,23 @@ def resolve_train_config(**options) -> dict:
     }
     saved = Path(out) / CONFIG_FILE
     if given.get("resume") and saved.is_file():
-        config = json.loads(saved.read_text())
+        config = load_run_config(out)
         # What shapes the checkpointed variables cannot change on resume.
         fixed = {"model": config["model"], "preset": config["preset"], "data": config["data"],
                  "image_size": config["model_kwargs"]["image_size"],
                  "nf": config["model_kwargs"]["nf"],
                  "ema_decay": config["model_kwargs"].get("ema_decay", 0.0)}
         changed = sorted(k for k, v in fixed.items() if k in given and given[k] != v)
+        if "text_encoder" in given and not _same_text_encoder(config, out,
+                                                              given["text_encoder"]):
+            changed.append("text_encoder")
+            fixed["text_encoder"] = config["text_encoder"] or str(Path(out) / "damsm")
         if changed:
             raise ValueError(
                 f"--resume continues {out} as it was started, but {', '.join(changed)} differ "
                 f"from its {CONFIG_FILE} ({', '.join(f'{k}={fixed[k]!r}' for k in changed)}); "
                 "start a new run with another --out to change them.")
+        _resume_in_place(config, out)
     for key in ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
                 "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
                 "beta_2", "precision"):
@@ -140,7 +148,42 @@ def resolve_train_config(**options) -> dict:
         config["export_dir"] = str(given["export_dir"]) or None
     config.setdefault("export_dir", f"savedmodels/{Path(config['out']).name}")
     config["resume"] = bool(given.get("resume", False))
+    if config["text_encoder"] and "text_encoder_sha256" not in config:
+        config["text_encoder_sha256"] = _encoder_digest(config["text_encoder"])
     return config
+
+
+def _encoder_digest(directory) -> str | None:
+    """SHA-256 of a DAMSM directory's text encoder file (None if it has none yet)."""
+    from keras_t2i.pretrain import TEXT_ENCODER_FILE
+
+    path = Path(directory) / TEXT_ENCODER_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _same_text_encoder(config, out, given) -> bool:
+    """Whether ``given`` is the text encoder the run was trained with: the same folder, or a
+    copy of its text encoder file (a run and its encoder moved elsewhere)."""
+    started = config["text_encoder"] or str(Path(out) / "damsm")
+    if Path(given).resolve() == Path(started).resolve():
+        return True
+    digest = _encoder_digest(given)
+    return digest is not None and digest in (config.get("text_encoder_sha256"),
+                                             _encoder_digest(started))
+
+
+def _resume_in_place(config, out):
+    """A resumed run stays where ``--out`` points, wherever its config says it was started
+    (a copied or moved run): its checkpoints, logs and samples are those of ``out``. An export
+    directory left at its default follows the run's new name."""
+    started = config["out"]
+    if Path(started).resolve() == Path(out).resolve():
+        return
+    print(f"Resuming in {out}: its {CONFIG_FILE} says it was started in {started} (copied or "
+          "moved since); everything is read from and written to " + f"{out}.")
+    if config.get("export_dir") == f"savedmodels/{Path(started).name}":
+        config["export_dir"] = f"savedmodels/{Path(out).name}"
+    config["out"] = str(out)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -218,12 +261,112 @@ def gan_checkpoint(gan) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(**parts)
 
 
+def checkpoint_prefixes(directory) -> list[Path]:
+    """The ``ckpt-N`` prefixes of ``directory``, newest first: those its state file lists and
+    those whose index file is on disk (a kill can leave either without the other)."""
+    directory = Path(directory)
+    names = set()
+    state = tf.train.get_checkpoint_state(str(directory)) if directory.is_dir() else None
+    if state is not None:
+        names.update(Path(p).name for p in (*state.all_model_checkpoint_paths,
+                                            state.model_checkpoint_path) if p)
+    names.update(p.name[: -len(".index")] for p in directory.glob("ckpt-*.index"))
+    numbered = [n for n in names if _CHECKPOINT_NAME.fullmatch(n)]
+    return [directory / n for n in sorted(numbered, key=lambda n: -int(n.split("-")[1]))]
+
+
+_CHECKPOINT_NAME = re.compile(r"ckpt-[0-9]+")
+
+
+def checkpoint_problem(prefix) -> str | None:
+    """Why the checkpoint at ``prefix`` cannot be restored (missing or truncated files), or
+    None when every tensor in it reads back. Nothing is restored."""
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as err:  # NotFound, DataLoss, OutOfRange, …: all mean "unreadable"
+        message = getattr(err, "message", None) or str(err) or type(err).__name__
+        return message.strip().splitlines()[0][:300]
+    return None
+
+
+def restore_newest(checkpoint, directory, *, set_aside=True) -> Path | None:
+    """Restores the newest checkpoint of ``directory`` that reads whole and returns its
+    prefix (None when there is no checkpoint at all).
+
+    Newer checkpoints that do not read are named with the reason; with ``set_aside`` their
+    files are moved to ``directory/unreadable/`` (never deleted, and never overwritten by the
+    run's next checkpoints of the same numbers) and the state file is rewritten to list the
+    remaining ones.
+
+    Raises:
+        ValueError: checkpoints exist but none reads, naming each with its reason.
+    """
+    directory = Path(directory)
+    prefixes = checkpoint_prefixes(directory)
+    skipped = []
+    for prefix in prefixes:
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            break
+        skipped.append(prefix)
+        print(f"Skipping checkpoint {prefix}: it does not read ({problem}).")
+    else:
+        if skipped:
+            raise ValueError(f"No checkpoint in {directory} can be restored (each is named "
+                             "above with its reason); move the folder away to start again "
+                             "from step 0.")
+        return None
+    try:
+        checkpoint.restore(str(prefix)).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as err:
+        raise ValueError(f"Checkpoint {prefix} does not match this run's networks: {err}") \
+            from None
+    if skipped and set_aside:
+        aside, moved = directory / "unreadable", set()
+        for bad in skipped:
+            for path in directory.glob(f"{bad.name}.*"):
+                aside.mkdir(exist_ok=True)
+                target = aside / path.name
+                while target.exists():
+                    target = target.with_name(target.name + "~")
+                path.rename(target)
+                moved.add(bad.name)
+        kept = [q for q in prefixes if q not in skipped]
+        tf.compat.v1.train.update_checkpoint_state(
+            str(directory), prefix.name, [q.name for q in reversed(kept)])
+        if moved:
+            print(f"Moved the files of {', '.join(sorted(moved))} to {aside}: newer than "
+                  f"{prefix.name} but unreadable, kept there rather than overwritten.")
+    return prefix
+
+
+def remove_temporary_checkpoints(directory) -> list[Path]:
+    """Deletes the ``ckpt-N_temp`` folders a kill during a checkpoint save leaves behind."""
+    removed = []
+    for path in sorted(Path(directory).glob("ckpt-*_temp")):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"Removed {path}: a checkpoint save that was interrupted.")
+            removed.append(path)
+    return removed
+
+
 def load_run_config(run_dir) -> dict:
     """The resolved configuration a run saved in ``run_dir/config.json``."""
     saved = Path(run_dir) / CONFIG_FILE
     if not saved.is_file():
         raise FileNotFoundError(f"{run_dir} is not a training run: {saved} does not exist.")
-    return json.loads(saved.read_text())
+    try:
+        config = json.loads(saved.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{saved} is damaged (not valid JSON: {err}); restore it from a copy "
+                         "of the run, or start a new run with another --out.") from None
+    required = ("model", "preset", "data", "model_kwargs", "out")
+    if not isinstance(config, dict) or any(k not in config for k in required):
+        raise ValueError(f"{saved} is not a run configuration (it needs {', '.join(required)}).")
+    return config
 
 
 def load_run(run_dir):
@@ -234,10 +377,8 @@ def load_run(run_dir):
     config = load_run_config(run_dir)
     text_dir = config["text_encoder"] or run_dir / "damsm"
     gan = build_gan(config, *load_encoders(text_dir))
-    latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
-    if latest is None:
+    if restore_newest(gan_checkpoint(gan), run_dir / "checkpoints", set_aside=False) is None:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
-    gan_checkpoint(gan).restore(latest).expect_partial()
     return gan
 
 
@@ -294,7 +435,7 @@ def train(**options) -> dict:
     strategy = make_strategy(config["strategy"])
     out = Path(config["out"])
     checkpoints = out / "checkpoints"
-    if not config["resume"] and tf.train.latest_checkpoint(checkpoints):
+    if not config["resume"] and checkpoint_prefixes(checkpoints):
         raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
                          "it, or choose another --out.")
     chief = is_chief(strategy)
@@ -309,16 +450,18 @@ def train(**options) -> dict:
     checkpoint = gan_checkpoint(gan)
     # Workers other than the chief write to a scratch directory (tf.distribute convention).
     ckpt_dir = checkpoints if chief else out / f"tmp_worker_{strategy.cluster_resolver.task_id}"
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    if ckpt_dir.is_dir():
+        remove_temporary_checkpoints(ckpt_dir)
     start = 0
-    latest = tf.train.latest_checkpoint(checkpoints)
     if config["resume"]:
-        if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+        restored = restore_newest(checkpoint, checkpoints, set_aside=chief)
+        if restored is not None:
             start = kt_callbacks.gan_step(gan)
-            print(f"Resumed from step {start}")
+            print(f"Resumed from step {start} ({restored})")
         else:
             print(f"No checkpoint in {checkpoints}: starting from step 0")
+    # After the restore, which may have rewritten the state file the manager reads.
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
 
     global_batch = config["batch_size"]
     dataset = kt_data.load(

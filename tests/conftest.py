@@ -32,3 +32,21 @@ def encoder_dir(tmp_path_factory):
     DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
     DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
     return out
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, encoder_dir):
+    """A tiny DF-GAN exported once (``base/1``), with its reference images from ``generate``.
+    Tests that add or remove versions copy ``dir`` into a base path of their own."""
+    from fixtures import CAPTIONS, SEEDS
+
+    import keras_t2i as kt
+    from keras_t2i.export import export_saved_model
+    from keras_t2i.pretrain import load_encoders
+
+    gan = kt.models.DFGAN(load_encoders(encoder_dir)[0], image_size=16, nf=4, max_batch=8)
+    gan.compile()
+    base = tmp_path_factory.mktemp("savedmodels") / "tiny"
+    directory = export_saved_model(gan, base, preset="test")
+    return {"gan": gan, "base": base, "dir": directory,
+            "images": gan.generate(CAPTIONS, seeds=SEEDS)}

@@ -1,4 +1,5 @@
-"""Tiny CUB-200-2011 and COCO-2014 folders in the layouts users have on disk.
+"""Tiny CUB-200-2011 and COCO-2014 folders in the layouts users have on disk, and the inputs
+of the `exported` model fixture (conftest.py).
 
 Every image is a small JPEG: blue background with a red rectangle where the CUB bounding box
 is, so tests can check the crop by colour.
@@ -12,6 +13,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+# The captions and seeds of the `exported` fixture's reference images.
+CAPTIONS = ["a big red circle in the center", "a small blue square on the left",
+            "a green star at the top"]
+SEEDS = [3, 4, 5]
 
 # (class_dir, [(name, width, height, bbox x, y, w, h)]); classes 1-2 train, class 3 test.
 CUB_CLASSES = [
@@ -114,3 +120,21 @@ def write_coco(root: Path) -> dict:
             json.dumps({"images": images, "annotations": annotations}))
         files[folder] = [img["file_name"] for img in images]
     return files
+
+
+def decompression_bomb_png(path: Path, side: int = 20000):
+    """A PNG of a few hundred bytes whose header declares ``side`` × ``side`` pixels (PIL
+    refuses to decode more than 2 × 89.5 M pixels)."""
+    import io
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    # IHDR: 8-byte signature, length, b"IHDR", width, height, … then its CRC.
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", side, side)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))

@@ -13,31 +13,16 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from fixtures import CAPTIONS, SEEDS
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import keras_t2i as kt
 from keras_t2i.export import export_saved_model, read_metadata, read_warmup, versions
-from keras_t2i.pretrain import load_encoders
 from keras_t2i.serving.client import Client, ServingError
 from keras_t2i.serving.rest import build_rest_server
 from keras_t2i.serving.savedmodel import LocalModel, resolve_version_dir
-from keras_t2i.serving.server import ModelRegistry, build_server, parse_model_config
-
-CAPTIONS = ["a big red circle in the center", "a small blue square on the left",
-            "a green star at the top"]
-SEEDS = [3, 4, 5]
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, encoder_dir):
-    """A tiny DF-GAN exported once, with its reference images from ``generate``."""
-    gan = kt.models.DFGAN(load_encoders(encoder_dir)[0], image_size=16, nf=4, max_batch=8)
-    gan.compile()
-    base = tmp_path_factory.mktemp("savedmodels") / "tiny"
-    directory = export_saved_model(gan, base, preset="test")
-    return {"gan": gan, "base": base, "dir": directory,
-            "images": gan.generate(CAPTIONS, seeds=SEEDS)}
+from keras_t2i.serving.server import ModelRegistry, Service, build_server, parse_model_config
 
 
 def test_export_layout_versions_and_metadata(exported, tmp_path):
@@ -150,10 +135,11 @@ def test_exported_model_rejects_bad_inputs_with_a_message(exported, captions, se
 def server(exported):
     registry = ModelRegistry({"tiny": str(exported["base"])}, poll_seconds=0.2)
     registry.start_polling()
-    grpc_server, port = build_server(registry, port=0)
-    rest_server, rest_port = build_rest_server(registry, port=0)
+    service = Service(registry)
+    grpc_server, port = build_server(service, port=0)
+    rest_server, rest_port = build_rest_server(service, port=0)
     yield {"target": f"127.0.0.1:{port}", "rest": f"http://127.0.0.1:{rest_port}",
-           "registry": registry}
+           "registry": registry, "rest_port": rest_port}
     rest_server.shutdown()
     grpc_server.stop(None)
     registry.stop()

@@ -27,17 +27,53 @@ SPLIT_FOLDERS = {"train": "train2014", "test": "val2014"}
 
 
 def read_captions(path: Path) -> list[dict]:
-    """Parses a ``captions_*.json``: one record per image with its captions, by image id."""
+    """Parses a ``captions_*.json``: one record per image with its captions, by image id.
+
+    Raises:
+        ValueError: naming the file, and the entry (``images[i]``, ``annotations[i]`` with
+            its id) when one is malformed. Blank captions, and captions of image ids the
+            file does not list, are skipped with a warning that names and counts them.
+    """
     manual.require_file(path, f"COCO caption file {path.name}")
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        images = {img["id"]: img["file_name"] for img in data["images"]}
-        captions = collections.defaultdict(list)
-        for ann in data["annotations"]:
-            captions[ann["image_id"]].append(ann["caption"].strip())
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValueError(f"{path} is not UTF-8: byte {err.start} (line {line}) is "
+                         f"{raw[err.start:err.end]!r} ({err.reason}).") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not (isinstance(data, dict) and isinstance(data.get("images"), list)
+            and isinstance(data.get("annotations"), list)):
         raise ValueError(f"{path} is not a COCO caption file (needs 'images' with id/file_name "
-                         f"and 'annotations' with image_id/caption): {err!r}") from err
+                         "and 'annotations' with image_id/caption).")
+    images = {}
+    for index, image in enumerate(data["images"]):
+        if not (isinstance(image, dict) and isinstance(image.get("id"), int)
+                and isinstance(image.get("file_name"), str)):
+            raise ValueError(f"{path}: images[{index}] needs an integer 'id' and a string "
+                             f"'file_name', got {_short(image)}")
+        images[image["id"]] = image["file_name"]
+    captions = collections.defaultdict(list)
+    blank = manual.SkipCounter(path.name, "blank caption(s)")
+    orphans = manual.SkipCounter(path.name, "caption(s) of images the file does not list")
+    for index, ann in enumerate(data["annotations"]):
+        if not (isinstance(ann, dict) and "image_id" in ann and "caption" in ann):
+            raise ValueError(f"{path}: annotations[{index}] needs 'image_id' and 'caption', "
+                             f"got {_short(ann)}")
+        entry = f"annotations[{index}] (id {ann.get('id')}, image_id {ann['image_id']})"
+        if not isinstance(ann["caption"], str):
+            raise ValueError(f"{path}: {entry} has caption {_short(ann['caption'])}, not a "
+                             "string.")
+        if ann["image_id"] not in images:
+            orphans.skip(entry, "its image_id is not in 'images'")
+        elif not ann["caption"].strip():
+            blank.skip(entry, "blank caption")
+        else:
+            captions[ann["image_id"]].append(ann["caption"].strip())
+    blank.report()
+    orphans.report()
     records = []
     for image_id in sorted(images):
         if not captions.get(image_id):
@@ -45,6 +81,11 @@ def read_captions(path: Path) -> list[dict]:
         records.append({"id": image_id, "file_name": images[image_id],
                         "captions": captions[image_id]})
     return records
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class CocoCaptions2014(manual.ManualCaptionBuilder):

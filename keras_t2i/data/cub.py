@@ -94,12 +94,13 @@ class CubMetadata:
                 + " exists (the Reed et al. captions, one .txt per image).")
         self.text_dir = found[0]
 
-    def captions(self, key: str) -> list[str]:
+    def captions(self, key: str, skipped: manual.SkipCounter | None = None) -> list[str]:
+        """The captions of ``key``; lines that are not UTF-8 are skipped (and counted in
+        ``skipped`` when given)."""
         path = manual.require_file(self.text_dir / f"{key}.txt", f"captions of {key}")
-        lines = path.read_text(encoding="utf-8", errors="replace").replace("\ufffd", " ")
-        captions = [line.strip() for line in lines.splitlines() if line.strip()]
+        captions = manual.read_caption_lines(path, skipped)
         if not captions:
-            raise ValueError(f"{path} holds no captions.")
+            raise ValueError(f"{path} holds no usable captions.")
         return captions
 
 
@@ -129,13 +130,15 @@ class CubCaptions(manual.ManualCaptionBuilder):
 
     def _generate_examples(self, meta: CubMetadata, keys):
         items = ((meta.images_dir / meta.entries[k]["relpath"], f"image of {k}", k) for k in keys)
+        skipped = manual.SkipCounter(self.name, "caption line(s) that are not UTF-8")
         for key, data, height, width in self._read_images(items):
             entry = meta.entries[key]
             yield key, {
                 "image_bytes": data,
                 "crop": np.array(crop_box(entry["bbox"], height, width), np.int32),
-                "captions": meta.captions(key),
+                "captions": meta.captions(key, skipped),
                 "key": key,
                 "class_id": np.int32(entry["label"]),
                 "bbox": np.array(entry["bbox"], np.float32),
             }
+        skipped.report()

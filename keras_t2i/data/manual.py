@@ -110,8 +110,8 @@ def read_image(path: Path) -> tuple[bytes, int, int]:
     Raises:
         CorruptImageError: naming the path if the file cannot be decoded.
     """
+    data = path.read_bytes()  # an unreadable file (permissions) is an OSError, not corrupt
     try:
-        data = path.read_bytes()
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             width, height = img.size
@@ -119,26 +119,55 @@ def read_image(path: Path) -> tuple[bytes, int, int]:
                 buf = io.BytesIO()
                 img.convert("RGB").save(buf, format="JPEG", quality=95)
                 data = buf.getvalue()
-    except OSError as err:
-        raise CorruptImageError(f"Cannot decode image {path}: {err}") from err
+    except Image.DecompressionBombError as err:
+        raise CorruptImageError(f"Cannot decode image {path}: too many pixels to decode "
+                                f"safely ({err})") from err
+    except Exception as err:  # PIL raises OSError, but also SyntaxError, ValueError, …
+        raise CorruptImageError(f"Cannot decode image {path}: {type(err).__name__}: "
+                                f"{err}") from err
     return data, height, width
 
 
 class SkipCounter:
-    """Counts images skipped as corrupt during preparation, and says so."""
+    """Counts what a preparation skips (corrupt images, unusable captions), warning once per
+    item and once with the total.
 
-    def __init__(self, dataset: str):
+    Args:
+        dataset: str. Name in the messages.
+        what: str. What is skipped, plural ("corrupt image(s)").
+    """
+
+    def __init__(self, dataset: str, what: str = "corrupt image(s)"):
         self.dataset = dataset
-        self.paths: list[str] = []
+        self.what = what
+        self.items: list[str] = []
 
-    def skip(self, err: CorruptImageError, path: Path):
-        self.paths.append(str(path))
-        log.warning("%s: skipping corrupt image %s (%s)", self.dataset, path, err)
+    def skip(self, item, reason):
+        self.items.append(str(item))
+        log.warning("%s: skipping %s (%s)", self.dataset, item, reason)
 
     def report(self):
-        if self.paths:
-            log.warning("%s: skipped %d corrupt image(s): %s", self.dataset, len(self.paths),
-                        ", ".join(self.paths[:10]) + (" …" if len(self.paths) > 10 else ""))
+        if self.items:
+            log.warning("%s: skipped %d %s: %s", self.dataset, len(self.items), self.what,
+                        ", ".join(self.items[:10]) + (" …" if len(self.items) > 10 else ""))
+
+
+def read_caption_lines(path: Path, skipped: SkipCounter | None = None) -> list[str]:
+    """The non-blank lines of a caption file, one caption each. Lines that are not UTF-8 are
+    skipped, and named (file and line) and counted in ``skipped`` when given (the dataset
+    preparation warns; a second read, for the vocabulary, need not)."""
+    captions = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            if skipped is not None:
+                skipped.skip(f"{path}, line {number}",
+                             f"not UTF-8: {err.reason} at byte {err.start}")
+            continue
+        if line:
+            captions.append(line)
+    return captions
 
 
 class ManualCaptionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -191,7 +220,7 @@ class ManualCaptionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
             except CorruptImageError as err:
                 if not self.skip_corrupt:
                     raise
-                skipped.skip(err, path)
+                skipped.skip(path, err)
                 continue
             yield item, data, height, width
         skipped.report()

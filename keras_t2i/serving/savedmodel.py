@@ -13,8 +13,9 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before a lo
 from keras_t2i.export import (
     IMAGES_SIGNATURE,
     PNG_SIGNATURE,
+    parse_version,
     read_metadata,
-    versions,
+    version_dirs,
 )
 
 _ASSERTION = re.compile(r"assertion failed: \[(.*?)\]", re.S)
@@ -31,23 +32,24 @@ def resolve_version_dir(path, version=None) -> Path:
     """``path`` is a base path (``savedmodels/NAME``) or one version directory in it.
 
     Returns the version directory: ``version`` if given, else the highest one (TF Serving's
-    default policy).
+    default policy). Version directories are named as TF Serving reads them
+    (:func:`keras_t2i.export.parse_version`).
     """
     path = Path(path)
     if (path / "saved_model.pb").is_file():
-        if version is not None and path.name != str(version):
+        if version is not None and parse_version(path.name) != int(version):
             raise ValueError(f"{path} is version {path.name}, not {version}.")
         return path
-    found = versions(path)
+    found = version_dirs(path)
     if not found:
         raise FileNotFoundError(
             f"No SavedModel under {path}: expected {path}/<version>/saved_model.pb "
             "(export one with `keras-t2i export --run runs/NAME`).")
     if version is None:
-        return path / str(found[-1])
+        return found[max(found)]
     if int(version) not in found:
-        raise FileNotFoundError(f"{path} has no version {version}; it has {found}.")
-    return path / str(int(version))
+        raise FileNotFoundError(f"{path} has no version {version}; it has {sorted(found)}.")
+    return found[int(version)]
 
 
 class LocalModel:
@@ -64,7 +66,7 @@ class LocalModel:
 
     def __init__(self, path, version=None):
         self.directory = resolve_version_dir(path, version)
-        self.version = int(self.directory.name) if self.directory.name.isdigit() else None
+        self.version = parse_version(self.directory.name)
         self.metadata = read_metadata(self.directory)
         self.loaded = tf.saved_model.load(str(self.directory))
         self.signatures = dict(self.loaded.signatures)

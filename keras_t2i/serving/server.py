@@ -10,15 +10,26 @@ model's own message for captions it rejects), UNIMPLEMENTED for the other RPCs. 
 Serving's default policy it serves the highest version under each base path and loads a newly
 exported one without a restart (the old one answers until the new one is ready). The REST
 API (``rest.py``) runs the same request handlers.
+
+Every request is bounded before any work is done for it (:class:`ServingLimits`): the message
+size, the declared shape and element count of each input against the signature and the model's
+batch limit, and the bytes and words of each caption are checked on the undecoded protobuf, so
+a few-byte request declaring a huge tensor costs nothing. Model runs share ``max_workers``
+slots between gRPC and REST; at most ``max_queue`` requests wait for one (more are answered
+RESOURCE_EXHAUSTED), and none waits past its deadline (DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import posixpath
+import re
 import signal
 import threading
 import time
 from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -35,14 +46,19 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from keras_t2i.export import IMAGES_SIGNATURE, read_warmup, versions
+from keras_t2i.export import IMAGES_SIGNATURE, read_warmup, scan_versions
+from keras_t2i.serving.limits import ServingLimits
 from keras_t2i.serving.savedmodel import LocalModel, error_message
 
 log = logging.getLogger("keras_t2i.serve")
 DEFAULT_PORT = 8500
-MAX_MESSAGE_BYTES = 256 << 20
+# Responses can be large (a batch of 256x256 images); requests are captions and seeds.
+MAX_SEND_BYTES = 256 << 20
 # A version that failed to load (e.g. still being copied in by hand) is tried again this often.
 LOAD_RETRY_SECONDS = 30
+# The batch limit of an export whose metadata names none (keras_t2i exports always do).
+FALLBACK_MAX_BATCH = 64
+_WORD = re.compile(r"\w+")
 
 
 class _Abort(Exception):
@@ -72,20 +88,39 @@ def parse_model_config(path, base_path_map=None) -> dict[str, tuple[str, int | N
         raise ValueError(f"{path} lists no models (model_config_list {{ config {{ ... }} }}).")
     models = {}
     for entry in config.model_config_list.config:
+        if entry.name in models:
+            raise ValueError(f"{path} configures model {entry.name!r} twice; model names must "
+                             "be unique.")
         if entry.model_platform not in ("", "tensorflow"):
             raise ValueError(f"Model {entry.name!r} in {path}: platform "
                              f"{entry.model_platform!r} is not served (only 'tensorflow').")
         if not entry.base_path.startswith("/"):
             raise ValueError(f"Model {entry.name!r} in {path}: base_path {entry.base_path!r} "
                              "must be absolute (TF Serving rejects relative ones).")
-        base = entry.base_path
-        for prefix, replacement in (base_path_map or {}).items():
-            prefix = prefix.rstrip("/")
-            if base == prefix or base.startswith(prefix + "/"):
-                base = str(Path(replacement) / base[len(prefix):].lstrip("/"))
-                break
-        models[entry.name] = (base, _pinned_version(entry, path))
+        models[entry.name] = (_map_base_path(entry, path, base_path_map or {}),
+                              _pinned_version(entry, path))
     return models
+
+
+def _within(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _map_base_path(entry, path, base_path_map) -> str:
+    """The config's base path, normalised, with the first matching mapped prefix replaced.
+
+    A path that names a mapped folder but leaves it through ``..`` is refused, so a mapping
+    keeps every model it rewrites inside its replacement folder.
+    """
+    base = posixpath.normpath(entry.base_path)
+    for prefix, replacement in base_path_map.items():
+        prefix = posixpath.normpath(prefix)
+        if _within(entry.base_path, prefix) and not _within(base, prefix):
+            raise ValueError(f"Model {entry.name!r} in {path}: base_path {entry.base_path!r} "
+                             f"leaves the mapped folder {prefix} (through '..').")
+        if _within(base, prefix):
+            return str(Path(replacement) / base[len(prefix):].lstrip("/"))
+    return base
 
 
 def _pinned_version(entry, path):
@@ -102,8 +137,14 @@ def _pinned_version(entry, path):
 
 
 class ServedModel:
-    """One model name: its base path and the version being served (the highest one, or the
-    ``pinned`` one once it exists)."""
+    """One model name: its base path and the version being served.
+
+    The served version follows the disk: the highest version directory (or the ``pinned``
+    one) that loads, falling back to the next lower one while a newer one fails to load;
+    none, and NOT_FOUND for requests, once every version directory is gone. A base path that
+    cannot be read at all (missing, permissions) changes nothing, as in TF Serving, which
+    guards against storage that is briefly unavailable.
+    """
 
     def __init__(self, name, base_path, pinned=None):
         self.name = name
@@ -112,7 +153,8 @@ class ServedModel:
         # (LocalModel, its SignatureDefs) replaced as one object, so a request never pairs a
         # new version with the old one's signatures.
         self.state: tuple[LocalModel, dict] | None = None
-        self._failed: dict[int, float] = {}  # version -> time of its last failed load
+        self._failed: dict[Path, float] = {}  # version dir -> time of its last failed load
+        self._reported: set[str] = set()  # odd folder entries already logged once
 
     @property
     def current(self) -> LocalModel | None:
@@ -120,30 +162,60 @@ class ServedModel:
         return None if state is None else state[0]
 
     def refresh(self) -> None:
-        """Loads the version to serve if it is not the one served."""
-        found = versions(self.base_path)
-        if self.pinned is not None:
-            found = [v for v in found if v == self.pinned]
-        if not found:
-            return
-        latest = found[-1]
-        if self.current is not None and self.current.version == latest:
-            return
-        if time.monotonic() - self._failed.get(latest, -LOAD_RETRY_SECONDS) < LOAD_RETRY_SECONDS:
-            return
+        """Loads the version to serve if it is not the one served (see the class doc)."""
         try:
-            model = LocalModel(self.base_path, latest)
+            if not self.base_path.is_dir():
+                raise FileNotFoundError(f"{self.base_path} is not a directory")
+            found, ignored, shadowed = scan_versions(self.base_path)
+        except OSError as err:
+            self._report_once(f"unreadable:{err}", "Cannot read the base path of %s (%s); "
+                              "serving what was loaded before, if anything.", self.name, err)
+            return
+        self._reported = {r for r in self._reported if not r.startswith("unreadable:")}
+        for entry in ignored:
+            self._report_once(f"ignored:{entry}", "Ignoring %s in the base path of %s: not a "
+                              "version directory (TF Serving's rule: an int64 name).",
+                              entry, self.name)
+        for entry in shadowed:
+            self._report_once(f"shadowed:{entry}", "Duplicate version directories under %s: "
+                              "%s is ignored (another name gives the same version).",
+                              self.base_path, entry)
+        if self.pinned is not None:
+            found = {v: d for v, d in found.items() if v == self.pinned}
+        current = self.current
+        for version in sorted(found, reverse=True):
+            directory = found[version]
+            if current is not None and current.directory == directory:
+                return  # the newest version that loads is the one served
+            if time.monotonic() - self._failed.get(directory, -math.inf) < LOAD_RETRY_SECONDS:
+                continue
+            if self._load(version, directory):
+                return
+        if current is not None:
+            self.state = None
+            log.warning("Unloaded %s version %d: %s is gone and no other version loads.",
+                        self.name, current.version, current.directory)
+
+    def _load(self, version, directory) -> bool:
+        try:
+            model = LocalModel(directory)
             signature_defs = _signature_defs(model.directory)
             self._warm_up(model, signature_defs)
         except Exception as err:  # a broken export must not take the server down
-            log.error("Could not load %s version %d from %s (retrying in %d s; still "
-                      "serving the previous version if any): %s", self.name, latest,
-                      self.base_path, LOAD_RETRY_SECONDS, err)
-            self._failed[latest] = time.monotonic()
-            return
+            log.error("Could not load %s version %d from %s (retrying in %d s; serving the "
+                      "newest version that loads meanwhile, if any): %s", self.name, version,
+                      directory, LOAD_RETRY_SECONDS, err)
+            self._failed[directory] = time.monotonic()
+            return False
         self.state = (model, signature_defs)  # one atomic swap
-        log.info("Serving %s version %d from %s", self.name, latest, model.directory)
+        self._failed.pop(directory, None)
+        log.info("Serving %s version %d from %s", self.name, version, model.directory)
+        return True
 
+    def _report_once(self, key, message, *args):
+        if key not in self._reported:
+            self._reported.add(key)
+            log.warning(message, *args)
 
     def _warm_up(self, model, signature_defs):
         """Replays the version's warm-up requests (as TF Serving does) before serving it."""
@@ -181,8 +253,14 @@ class ModelRegistry:
         self.refresh()
 
     def refresh(self):
+        """Refreshes every model; an error in one is logged and never stops the others or
+        the polling."""
         for model in self.models.values():
-            model.refresh()
+            try:
+                model.refresh()
+            except Exception:
+                log.exception("Version polling of %s failed; trying again in %.1f s",
+                              model.name, self.poll_seconds)
 
     def start_polling(self):
         def loop():
@@ -212,8 +290,13 @@ class ModelRegistry:
         return state
 
 
-def _tensor_inputs(signature_def, request):
-    """Request tensors checked against the signature (names, dtypes, ranks) as tf tensors."""
+def _tensor_inputs(signature_def, request, max_batch=None, limits=None):
+    """Request tensors checked against the signature as tf tensors.
+
+    Names, dtypes and the declared shapes are checked first, then (with ``limits``) the rows
+    against ``max_batch`` and each string's bytes and words, all on the undecoded protobuf:
+    only a tensor that passes is materialised.
+    """
     expected, sent = set(signature_def.inputs), set(request.inputs)
     if expected != sent:
         raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -221,26 +304,64 @@ def _tensor_inputs(signature_def, request):
                      f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}})."
                      f" Sent extra: {{{','.join(sorted(sent - expected))}}}. Missing but "
                      f"required: {{{','.join(sorted(expected - sent))}}}.")
+    for alias, proto in request.inputs.items():
+        _check_declared(alias, signature_def.inputs[alias], proto, max_batch, limits)
     inputs = {}
     for alias, proto in request.inputs.items():
-        info = signature_def.inputs[alias]
-        want = tf.dtypes.as_dtype(info.dtype)
-        got = tf.dtypes.as_dtype(proto.dtype) if proto.dtype else None
-        if got != want:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"input '{alias}' must be {want.name}, got "
-                         f"{got.name if got else 'no dtype'}.")
         try:
             array = tf.make_ndarray(proto)
         except Exception:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
                          f"tensor parsing error: {alias}") from None
-        rank = len(info.tensor_shape.dim)
-        if not info.tensor_shape.unknown_rank and array.ndim != rank:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         f"input '{alias}' must have rank {rank}, got shape {list(array.shape)}.")
-        inputs[alias] = tf.constant(array, dtype=want)
+        inputs[alias] = tf.constant(array, dtype=signature_def.inputs[alias].dtype)
     return inputs
+
+
+def _check_declared(alias, info, proto, max_batch, limits):
+    """Raises an INVALID_ARGUMENT abort unless the TensorProto fits (nothing is decoded)."""
+    def invalid(message):
+        return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"input '{alias}' {message}")
+
+    want = tf.dtypes.as_dtype(info.dtype)
+    try:
+        got = tf.dtypes.as_dtype(proto.dtype) if proto.dtype else None
+    except TypeError:
+        raise invalid(f"has an unknown dtype (enum value {proto.dtype}).") from None
+    if got != want:
+        raise invalid(f"must be {want.name}, got {got.name if got else 'no dtype'}.")
+    if proto.tensor_shape.unknown_rank:
+        raise invalid("must declare its shape (tensor_shape has unknown_rank).")
+    shape = [d.size for d in proto.tensor_shape.dim]
+    if not info.tensor_shape.unknown_rank:
+        expected = [d.size for d in info.tensor_shape.dim]
+        if len(shape) != len(expected):
+            raise invalid(f"must have rank {len(expected)}, got shape {shape}.")
+        for axis, (size, fixed) in enumerate(zip(shape, expected)):
+            if fixed >= 0 and size != fixed:
+                raise invalid(f"must have size {fixed} in dimension {axis}, got shape {shape}.")
+    if any(size < 0 for size in shape):
+        raise invalid(f"declares a negative dimension: shape {shape}.")
+    if limits is None:
+        return
+    rows = shape[0] if shape else 1
+    if rows > max_batch:
+        raise invalid(f"has {rows} rows, over the batch limit of this model ({max_batch}); "
+                      "split the request.")
+    # The signature fixes every other dimension (every signature here does), which bounds the
+    # elements; where it leaves one free, the elements themselves are held to the batch limit.
+    free = info.tensor_shape.unknown_rank or any(d.size < 0 for d in info.tensor_shape.dim[1:])
+    if free and math.prod(shape) > max_batch:
+        raise invalid(f"declares {math.prod(shape)} elements, over the batch limit of this "
+                      f"model ({max_batch}).")
+    if want == tf.string:
+        for index, value in enumerate(proto.string_val):
+            if len(value) > limits.max_caption_bytes:
+                raise invalid(f"element {index} is {len(value)} bytes; this server takes at "
+                              f"most {limits.max_caption_bytes} (--max-caption-bytes).")
+            words = len(_WORD.findall(value.decode("utf-8", "replace")))
+            if words > limits.max_caption_words:
+                raise invalid(f"element {index} has {words} words; this server takes at most "
+                              f"{limits.max_caption_words} (--max-caption-words).")
 
 
 def _output_aliases(signature_def, request):
@@ -265,20 +386,80 @@ def _model_error(err: tf.errors.OpError) -> _Abort:
     return _Abort(code, error_message(err))
 
 
-def predict(registry: ModelRegistry, request) -> predict_pb2.PredictResponse:
+class Admission:
+    """``workers`` slots for model runs, shared by gRPC and REST, and at most ``queue``
+    requests waiting for one, none past its deadline."""
+
+    def __init__(self, workers: int, queue: int):
+        self.workers, self.queue = int(workers), int(queue)
+        self._slots = threading.BoundedSemaphore(self.workers)
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    @contextmanager
+    def slot(self, deadline: float):
+        """Holds a slot for the ``with`` body; ``deadline`` is a ``time.monotonic()`` time."""
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                if self._waiting >= self.queue:
+                    raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                 f"The server is busy ({self.workers} requests running, "
+                                 f"{self._waiting} waiting): try again later.")
+                self._waiting += 1
+            try:
+                acquired = self._slots.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+            if not acquired:
+                raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                             "Deadline exceeded while waiting for a free worker.")
+        try:
+            if time.monotonic() > deadline:
+                raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded.")
+            yield
+        finally:
+            self._slots.release()
+
+
+class Service:
+    """What every request handler shares: the models, the limits and the worker slots.
+
+    Args:
+        registry: ModelRegistry.
+        limits: ServingLimits. Defaults to ``ServingLimits()``.
+    """
+
+    def __init__(self, registry: ModelRegistry, limits: ServingLimits | None = None):
+        self.registry = registry
+        self.limits = limits or ServingLimits()
+        self.admission = Admission(self.limits.max_workers, self.limits.max_queue)
+
+    def deadline(self, client_seconds: float | None = None) -> float:
+        """The monotonic time a request must finish by: the server's ``request_timeout`` or
+        the client's own deadline (seconds from now), whichever comes first."""
+        seconds = self.limits.request_timeout
+        if client_seconds is not None:
+            seconds = min(seconds, client_seconds)
+        return time.monotonic() + seconds
+
+
+def predict(service: Service, request, deadline: float) -> predict_pb2.PredictResponse:
     """PredictionService.Predict on a PredictRequest (gRPC and REST both end here)."""
-    model, signature_defs = registry.resolve(request.model_spec)
+    model, signature_defs = service.registry.resolve(request.model_spec)
     name = request.model_spec.signature_name or IMAGES_SIGNATURE
     signature_def = signature_defs.get(name)
     if signature_def is None or name not in model.signatures:
         raise _Abort(grpc.StatusCode.FAILED_PRECONDITION,
                      f'Serving signature key "{name}" not found.')
-    inputs = _tensor_inputs(signature_def, request)
+    max_batch = int(model.metadata.get("max_batch") or FALLBACK_MAX_BATCH)
+    inputs = _tensor_inputs(signature_def, request, max_batch, service.limits)
     aliases = _output_aliases(signature_def, request)
-    try:
-        outputs = model.signatures[name](**inputs)
-    except tf.errors.OpError as err:
-        raise _model_error(err) from None
+    with service.admission.slot(deadline):
+        try:
+            outputs = model.signatures[name](**inputs)
+        except tf.errors.OpError as err:
+            raise _model_error(err) from None
     response = predict_pb2.PredictResponse()
     response.model_spec.name = request.model_spec.name
     response.model_spec.version.value = model.version
@@ -288,9 +469,9 @@ def predict(registry: ModelRegistry, request) -> predict_pb2.PredictResponse:
     return response
 
 
-def model_metadata(registry: ModelRegistry, request):
+def model_metadata(service: Service, request, deadline=None):
     """PredictionService.GetModelMetadata (only ``signature_def``, as TF Serving)."""
-    model, signature_defs = registry.resolve(request.model_spec)
+    model, signature_defs = service.registry.resolve(request.model_spec)
     if not request.metadata_field:
         raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
                      "GetModelMetadataRequest must specify at least one metadata_field")
@@ -308,9 +489,9 @@ def model_metadata(registry: ModelRegistry, request):
     return response
 
 
-def model_status(registry: ModelRegistry, request):
+def model_status(service: Service, request, deadline=None):
     """ModelService.GetModelStatus: the served version, AVAILABLE."""
-    model, _ = registry.resolve(request.model_spec)
+    model, _ = service.registry.resolve(request.model_spec)
     response = get_model_status_pb2.GetModelStatusResponse()
     status = response.model_version_status.add()
     status.version = model.version
@@ -318,12 +499,12 @@ def model_status(registry: ModelRegistry, request):
     return response
 
 
-def _handle(what, fn, registry, request):
+def _handle(what, fn, service: Service, request, deadline=None):
     """Runs one request; returns (response, None) or (None, _Abort), logging one line."""
     start = time.perf_counter()
     response, abort = None, None
     try:
-        response = fn(registry, request)
+        response = fn(service, request, service.deadline() if deadline is None else deadline)
     except _Abort as err:
         abort = err
     except Exception as err:  # never let one request take the server down
@@ -338,7 +519,8 @@ def _handle(what, fn, registry, request):
 
 def _grpc_method(what, fn):
     def method(self, request, context):
-        response, abort = _handle(what, fn, self.registry, request)
+        deadline = self.service.deadline(context.time_remaining())
+        response, abort = _handle(what, fn, self.service, request, deadline)
         if abort is not None:
             context.abort(abort.code, abort.message)
         return response
@@ -350,8 +532,8 @@ def _grpc_method(what, fn):
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict and GetModelMetadata; Classify, Regress and MultiInference stay UNIMPLEMENTED."""
 
-    def __init__(self, registry: ModelRegistry):
-        self.registry = registry
+    def __init__(self, service: Service):
+        self.service = service
 
     Predict = _grpc_method("Predict", predict)
     GetModelMetadata = _grpc_method("GetModelMetadata", model_metadata)
@@ -360,22 +542,29 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus; HandleReloadConfigRequest stays UNIMPLEMENTED (versions are polled)."""
 
-    def __init__(self, registry: ModelRegistry):
-        self.registry = registry
+    def __init__(self, service: Service):
+        self.service = service
 
     GetModelStatus = _grpc_method("GetModelStatus", model_status)
 
 
-def build_server(registry: ModelRegistry, host="127.0.0.1", port=DEFAULT_PORT,
-                 max_workers=8):
-    """A started gRPC server and the port it bound (``port=0`` picks a free one)."""
+def build_server(service: Service, host="127.0.0.1", port=DEFAULT_PORT):
+    """A started gRPC server and the port it bound (``port=0`` picks a free one).
+
+    Its threads are the service's workers plus its queue, and gRPC itself answers
+    RESOURCE_EXHAUSTED beyond that many calls at once or for a message over
+    ``max_request_bytes``.
+    """
+    limits = service.limits
+    threads = limits.max_workers + limits.max_queue
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="predict"),
-        options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict"),
+        maximum_concurrent_rpcs=threads,
+        options=[("grpc.max_send_message_length", MAX_SEND_BYTES),
+                 ("grpc.max_receive_message_length", limits.max_request_bytes)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
+        PredictionServicer(service), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"Cannot bind {host}:{port} (in use, or not an address of this machine).")
@@ -384,18 +573,20 @@ def build_server(registry: ModelRegistry, host="127.0.0.1", port=DEFAULT_PORT,
 
 
 def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, rest_port=8501,
-          poll_seconds=1.0, max_workers=8, grace_seconds=10.0, ready=None):
+          poll_seconds=1.0, limits: ServingLimits | None = None, grace_seconds=10.0,
+          ready=None):
     """Serves gRPC on ``port`` and REST on ``rest_port`` (0: no REST) until SIGTERM or SIGINT,
     then finishes the requests in flight (up to ``grace_seconds``) and returns. ``ready`` (a
     callable) gets the bound gRPC port once serving."""
     from keras_t2i.serving.rest import build_rest_server
 
     registry = ModelRegistry(models, poll_seconds)
-    server, bound = build_server(registry, host, port, max_workers)
+    service = Service(registry, limits)
+    server, bound = build_server(service, host, port)
     rest = None
     if rest_port:
         try:
-            rest, rest_bound = build_rest_server(registry, host, rest_port)
+            rest, rest_bound = build_rest_server(service, host, rest_port)
         except OSError as err:
             server.stop(None)
             raise OSError(f"Cannot bind the REST port {host}:{rest_port} ({err}); choose "

@@ -154,3 +154,22 @@ def test_vocabulary_comes_from_training_captions(cub_root):
     tok = kt.data.caption_tokenizer("cub", data_dir=cub_root)
     assert "black_footed_albatross_0001_1" in tok.vocabulary
     assert "sooty_albatross_0001_5" not in tok.vocabulary  # a test-split word
+
+
+def test_caption_lines_that_are_not_utf8_are_skipped_and_named(tmp_path, caplog):
+    root = tmp_path / "birds"
+    splits = write_cub(root)
+    key = splits["test"][0]
+    path = root / "text" / f"{key}.txt"
+    lines = path.read_bytes().splitlines()
+    lines[3] = b"caption \xff\xfe three"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = []
+    ds = load(root, "test", tmp_path, drop_remainder=False)
+    items = [e for e in examples(ds) if e["key"].decode() == key]
+    assert items and b"\xff" not in items[0]["caption"]
+    assert f"{path}, line 4" in caplog.text and "not UTF-8" in caplog.text
+    assert "skipped 1 caption line(s) that are not UTF-8" in caplog.text
+    path.write_bytes(b"\xff\n\xfe\n")
+    with pytest.raises(ValueError, match=f"{path} holds no usable captions"):
+        load(root, "test", tmp_path, rebuild=True)
