@@ -262,12 +262,16 @@ def _run_serve(args):
     else:
         base = Path(args.model_base_path)
         models = {args.model_name or base.resolve().name: str(base)}
-    limits = ServingLimits(**{f.name: getattr(args, f.name)
-                              for f in dataclasses.fields(ServingLimits)})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
-          poll_seconds=args.poll_seconds, limits=limits)
+          poll_seconds=args.poll_seconds, limits=serving_limits(args))
     return 0
+
+
+def serving_limits(args) -> ServingLimits:
+    """The ``serve`` flags of the request limits (one per ``ServingLimits`` field)."""
+    return ServingLimits(**{f.name: getattr(args, f.name)
+                            for f in dataclasses.fields(ServingLimits)})
 
 
 def _add_serve_parser(commands):

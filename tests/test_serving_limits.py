@@ -235,6 +235,10 @@ def test_a_busy_server_answers_resource_exhausted_and_keeps_serving(small_server
             time.sleep(0.01)
         call()  # one too many: answered at once
         assert results == ["RESOURCE_EXHAUSTED"]
+        body = json.dumps({"inputs": {"captions": CAPTIONS[:1], "seeds": [1]}}).encode()
+        code, answer = _raw_http(small_server["rest_port"], _post("/v1/models/tiny:predict",
+                                                                  body))
+        assert code == 429 and "The server is busy" in answer["error"]  # REST shares the slots
         release.set()
         first.join()
         second.join()
@@ -339,8 +343,19 @@ def test_silent_and_slow_rest_clients_are_cut_off_and_connections_are_bounded(sm
     assert code == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
 
 
-def test_limits_are_validated():
+def test_limits_are_validated_and_every_one_is_a_serve_flag():
+    from keras_t2i import cli
+
     with pytest.raises(ValueError, match="max_workers must be at least 1"):
         ServingLimits(max_workers=0)
     with pytest.raises(ValueError, match="rest_timeout must be positive"):
         ServingLimits(rest_timeout=0)
+    args = cli.build_parser().parse_args(["serve", "--model-base-path", "x"])
+    assert cli.serving_limits(args) == ServingLimits()
+    args = cli.build_parser().parse_args([
+        "serve", "--model-base-path", "x", "--max-workers", "2", "--max-queue", "0",
+        "--request-timeout", "5", "--max-request-bytes", "1000", "--max-caption-bytes", "50",
+        "--max-caption-words", "9", "--rest-timeout", "3", "--max-connections", "7"])
+    assert cli.serving_limits(args) == ServingLimits(
+        max_workers=2, max_queue=0, request_timeout=5, max_request_bytes=1000,
+        max_caption_bytes=50, max_caption_words=9, rest_timeout=3, max_connections=7)
