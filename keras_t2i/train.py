@@ -111,10 +111,15 @@ def resolve_train_config(**options) -> dict:
                  "nf": config["model_kwargs"]["nf"],
                  "ema_decay": config["model_kwargs"].get("ema_decay", 0.0)}
         changed = sorted(k for k, v in fixed.items() if k in given and given[k] != v)
-        if "text_encoder" in given and not _same_text_encoder(config, out,
-                                                              given["text_encoder"]):
+        started_encoder = config["text_encoder"] or str(Path(out) / "damsm")
+        if not _same_text_encoder(config, started_encoder, given.get("text_encoder")):
+            if given.get("text_encoder") in (None, started_encoder):
+                raise ValueError(f"The text encoder in {started_encoder} is not the one {out} "
+                                 "was trained with (its text_encoder.keras has changed since); "
+                                 "resume with --text-encoder pointing at a copy of the "
+                                 "original.")
             changed.append("text_encoder")
-            fixed["text_encoder"] = config["text_encoder"] or str(Path(out) / "damsm")
+            fixed["text_encoder"] = started_encoder
         if changed:
             raise ValueError(
                 f"--resume continues {out} as it was started, but {', '.join(changed)} differ "
@@ -161,15 +166,15 @@ def _encoder_digest(directory) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def _same_text_encoder(config, out, given) -> bool:
-    """Whether ``given`` is the text encoder the run was trained with: the same folder, or a
-    copy of its text encoder file (a run and its encoder moved elsewhere)."""
-    started = config["text_encoder"] or str(Path(out) / "damsm")
-    if Path(given).resolve() == Path(started).resolve():
-        return True
-    digest = _encoder_digest(given)
-    return digest is not None and digest in (config.get("text_encoder_sha256"),
-                                             _encoder_digest(started))
+def _same_text_encoder(config, started, given) -> bool:
+    """Whether ``given`` (or, when None, the folder the run started with) holds the text
+    encoder the run was trained with: the same file contents (so a copy elsewhere is the same
+    encoder, and a file replaced in place is not); by path where there is nothing to hash."""
+    recorded = config.get("text_encoder_sha256") or _encoder_digest(started)
+    candidate = given or started
+    if recorded is None:
+        return Path(candidate).resolve() == Path(started).resolve()
+    return _encoder_digest(candidate) == recorded
 
 
 def _resume_in_place(config, out):
@@ -180,7 +185,7 @@ def _resume_in_place(config, out):
     if Path(started).resolve() == Path(out).resolve():
         return
     print(f"Resuming in {out}: its {CONFIG_FILE} says it was started in {started} (copied or "
-          "moved since); everything is read from and written to " + f"{out}.")
+          f"moved since); everything is read from and written to {out}.")
     if config.get("export_dir") == f"savedmodels/{Path(started).name}":
         config["export_dir"] = f"savedmodels/{Path(out).name}"
     config["out"] = str(out)
@@ -261,6 +266,9 @@ def gan_checkpoint(gan) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(**parts)
 
 
+_CHECKPOINT_NAME = re.compile(r"ckpt-[0-9]+")
+
+
 def checkpoint_prefixes(directory) -> list[Path]:
     """The ``ckpt-N`` prefixes of ``directory``, newest first: those its state file lists and
     those whose index file is on disk (a kill can leave either without the other)."""
@@ -273,9 +281,6 @@ def checkpoint_prefixes(directory) -> list[Path]:
     names.update(p.name[: -len(".index")] for p in directory.glob("ckpt-*.index"))
     numbered = [n for n in names if _CHECKPOINT_NAME.fullmatch(n)]
     return [directory / n for n in sorted(numbered, key=lambda n: -int(n.split("-")[1]))]
-
-
-_CHECKPOINT_NAME = re.compile(r"ckpt-[0-9]+")
 
 
 def checkpoint_problem(prefix) -> str | None:

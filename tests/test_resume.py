@@ -119,6 +119,10 @@ def test_resume_refuses_another_text_encoder_but_accepts_a_copy(run6, tmp_path, 
     shutil.copytree(encoder_dir, copy)
     result = train(out=str(run), resume=True, steps=8, text_encoder=str(copy))
     assert result["step"] == 8 and result["text_encoder"] == str(copy)
+    with (copy / "text_encoder.keras").open("ab") as f:  # replaced in place, same path
+        f.write(b"\0")
+    with pytest.raises(ValueError, match=f"The text encoder in {copy} is not the one"):
+        train(out=str(run), resume=True, steps=10)
 
 
 def test_what_a_killed_save_left_is_cleaned_and_a_run_without_state_is_not_overwritten(

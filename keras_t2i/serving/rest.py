@@ -173,6 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
         method) as JSON too."""
         self.close_connection = True
         try:
+            self._request_read()
             self._reply(code, {"error": message or explain or HTTPStatus(code).phrase})
         except OSError:
             pass
@@ -193,13 +194,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        self._read = False
         self.server.reading(self.connection)
 
     def _request_read(self):
-        """Marks the request as arrived whole; raises if the server already closed the
-        connection for taking too long."""
-        if not self.server.read_done(self.connection):
-            raise ConnectionAbortedError("the request took longer than the REST timeout")
+        """Marks the request as arrived (whole, or as far as it will be read); from then on
+        only this handler writes to the connection. Raises if the server's reaper already
+        answered it for taking too long."""
+        if not self._read:
+            self._read = True
+            if not self.server.read_done(self.connection):
+                raise ConnectionAbortedError("the request took longer than the REST timeout")
 
     def _guarded(self, handler):
         """Runs a request handler; whatever fails, the client gets a JSON error (unless it
@@ -208,19 +213,21 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 match = _PATH.match(self.path.split("?", 1)[0])
                 if match is None:
-                    self._request_read()
                     raise _HttpError(HTTPStatus.NOT_FOUND,
                                      f"Malformed request: {self.command} {self.path[:200]}")
                 handler(match, _version(match["version"]))
             except _Abort as abort:
+                self._request_read()
                 self._error(abort)
             except _HttpError as err:
+                self._request_read()
                 self.close_connection = True
                 self._reply(err.status, {"error": err.message})
             except OSError:
                 raise
             except Exception as err:
                 log.exception("Unexpected error in REST %s %s", self.command, self.path[:200])
+                self._request_read()
                 self.close_connection = True
                 self._reply(HTTPStatus.INTERNAL_SERVER_ERROR,
                             {"error": f"{type(err).__name__}: {err}"})
@@ -297,7 +304,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _post(self, match, version):
         deadline = self.service.deadline()
         if match["rest"] != ":predict":
-            self._request_read()
             raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "POST goes to …:predict")
         body = self._read_body()
         self._request_read()
