@@ -7,6 +7,7 @@ is, so tests can check the crop by colour.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 from pathlib import Path
@@ -138,3 +139,56 @@ def decompression_bomb_png(path: Path, side: int = 20000):
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(data))
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct loopback ports that were free a moment ago."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@contextlib.contextmanager
+def serve_process(base: Path, log_path: Path, *, rest: bool = True, preexec_fn=None):
+    """`keras-t2i serve` of ``base`` as model "tiny", in its own process on free ports.
+
+    Yields ``(process, grpc_target, rest_port or None)`` once the server answers; kills it
+    on exit if it is still running. The server's output goes to ``log_path``.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from keras_t2i.serving.client import Client, ServingError
+
+    grpc_port, rest_port = free_ports(2)
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_t2i.cli", "serve", "--model-base-path", str(base),
+         "--model-name", "tiny", "--port", str(grpc_port),
+         "--rest-port", str(rest_port if rest else 0)],
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
+    target = f"127.0.0.1:{grpc_port}"
+    try:
+        client = Client(target, "tiny", retries=0)
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log_path.read_text()[-2000:]
+            try:
+                client.status()
+                break
+            except ServingError:
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.5)
+        yield process, target, rest_port if rest else None
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        log.close()

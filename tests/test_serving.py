@@ -13,7 +13,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import CAPTIONS, SEEDS
+from fixtures import CAPTIONS, SEEDS, serve_process
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -393,38 +393,13 @@ def test_cli_generate_reports_rejected_captions_without_a_traceback(server, expo
 @pytest.mark.slow
 def test_serve_command_answers_then_stops_cleanly_on_sigterm(exported, tmp_path):
     import signal
-    import socket
-    import time
 
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keras_t2i.cli", "serve", "--model-base-path",
-         str(exported["base"]), "--model-name", "tiny", "--port", str(ports[0]),
-         "--rest-port", str(ports[1])], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        client = Client(f"127.0.0.1:{ports[0]}", "tiny", retries=0)
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-            try:
-                client.status()
-                break
-            except ServingError:
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.5)
+    with serve_process(exported["base"], tmp_path / "serve.log") as (server, target, rest):
+        client = Client(target, "tiny", retries=0)
         np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
-        assert _http(f"http://127.0.0.1:{ports[1]}/v1/models/tiny")[0] == 200
+        assert _http(f"http://127.0.0.1:{rest}/v1/models/tiny")[0] == 200
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-        log.close()
     text = (tmp_path / "serve.log").read_text()
     assert "Predict model=tiny signature=serving_default OK" in text
     assert "Shutting down" in text and "Stopped" in text

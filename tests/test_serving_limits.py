@@ -4,8 +4,6 @@ deadline-aware worker pool, and REST errors that always come back as JSON."""
 import json
 import resource
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,7 +11,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import CAPTIONS, SEEDS
+from fixtures import CAPTIONS, SEEDS, serve_process
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from keras_t2i.serving.client import Client, ServingError
@@ -58,12 +56,6 @@ def _rss_mb(pid):
     raise AssertionError("no VmRSS")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _limit_memory():
     # Address space well above the server's own (~3 GB of mostly reserved virtual memory) and
     # far below this machine's: a regression that materialises a declared [10^9] tensor
@@ -74,24 +66,9 @@ def _limit_memory():
 
 @pytest.mark.slow
 def test_a_few_byte_request_declaring_a_huge_tensor_costs_nothing(exported, tmp_path):
-    ports = _free_port(), _free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keras_t2i.cli", "serve", "--model-base-path",
-         str(exported["base"]), "--model-name", "tiny", "--port", str(ports[0]),
-         "--rest-port", "0"], stdout=log, stderr=subprocess.STDOUT, preexec_fn=_limit_memory)
-    target = f"127.0.0.1:{ports[0]}"
-    try:
+    with serve_process(exported["base"], tmp_path / "serve.log", rest=False,
+                       preexec_fn=_limit_memory) as (server, target, _):
         client = Client(target, "tiny", retries=0)
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-            try:
-                client.status()
-                break
-            except ServingError:
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.5)
         good = client.generate(CAPTIONS, SEEDS)
         before = _rss_mb(server.pid)
         captions = tf.make_tensor_proto(CAPTIONS[:1])
@@ -109,10 +86,6 @@ def test_a_few_byte_request_declaring_a_huge_tensor_costs_nothing(exported, tmp_
         assert _rss_mb(server.pid) - before < 100  # flat: nothing was materialised
         assert server.poll() is None
         np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), good)
-    finally:
-        server.kill()
-        server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from fixtures import free_ports
 from PIL import Image
 
 import keras_t2i as kt
@@ -251,16 +251,6 @@ def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
     assert tf.train.latest_checkpoint(run / "checkpoints").endswith(f"ckpt-{killed_at + 5}")
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir):
     job = Path(__file__).parent / "multi_worker_job.py"
@@ -271,7 +261,7 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
                             capture_output=True, text=True, env=env, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
 
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     workers = []
     for index in range(2):
         worker_env = dict(env, TF_CONFIG=json.dumps(
