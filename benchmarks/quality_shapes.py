@@ -19,8 +19,8 @@ from pathlib import Path
 from common import header
 
 import keras_t2i as kt
-from keras_t2i import evaluate as kt_evaluate
-from keras_t2i.models.presets import get_preset
+from keras_t2i.evaluation import report as kt_evaluate
+from keras_t2i.models.registry import get_preset, get_recipe
 
 PRESET = "dfgan_shapes_64"
 COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape",
@@ -41,26 +41,26 @@ def value(report, prefix):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=get_preset(PRESET)["train"]["steps"])
+    parser.add_argument("--steps", type=int, default=get_recipe(PRESET)[1]["train"]["steps"])
     parser.add_argument("--num-images", type=int, default=1000)
     parser.add_argument("--damsm", help="reuse these DAMSM encoders (default: pretrain them)")
     parser.add_argument("--work", default="/tmp/quality_shapes")
     parser.add_argument("--mode-seeking", type=float, nargs="+", default=[1.0], metavar="λ",
                         help="mode-seeking weights, one DF-GAN + MS run each (default 1)")
     parser.add_argument("--damsm-weight", type=float,
-                        default=get_preset(PRESET)["model"].get("damsm_weight", 0.0),
+                        default=get_preset(PRESET)[1]["config"].get("damsm_weight", 0.0),
                         help="DAMSM loss weight on G in every run (default: the preset's)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    max_objects = get_preset(PRESET)["data"]["options"]["max_objects"]
+    max_objects = get_recipe(PRESET)[1]["data"]["options"]["max_objects"]
 
     damsm = args.damsm
     if not damsm:
         damsm = str(work / "damsm")
         if not (Path(damsm) / "text_encoder.keras").is_file():
             kt.pretrain.pretrain_damsm(data="shapes", data_options={"max_objects": max_objects},
-                                       out=damsm, seed=0, **get_preset(PRESET)["damsm"])
+                                       out=damsm, seed=0, **get_recipe(PRESET)[1]["damsm"])
 
     rows = [("real Shapes images (sanity)", kt_evaluate.evaluate(
         model=kt_evaluate.REAL_MODEL, max_objects=max_objects, damsm_dir=damsm,

@@ -1,8 +1,8 @@
 """The ``keras-t2i`` command line: the only place that parses flags (DESIGN §4.2).
 
 Each subcommand resolves its flags into keyword arguments once and hands them to the package;
-flags left out take the package's defaults. TensorFlow is imported only when a command runs,
-so ``keras-t2i --help`` is instant.
+flags left out take the package's defaults. Model families, their recipes and their
+constructor options come from the registry (``keras_t2i.models.registry``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ EXIT_USAGE = 2
 def _not_yet(command):
     def run(args):
         print(f"keras-t2i {command}: not implemented yet ({NOT_YET[command]}). "
-              "Available now: train, generate, export, serve, evaluate, pretrain damsm.",
+              "Available now: train, generate, export, serve, evaluate, pretrain damsm, "
+              "pretrain oracle.",
               file=sys.stderr)
         return EXIT_USAGE
 
@@ -53,6 +54,12 @@ def _positive_float(text):
     return value
 
 
+def _add_truncation_flag(parser, what):
+    parser.add_argument("--truncation", type=_positive_float, metavar="T",
+                        help=f"draw {what} from a normal truncated to ±2σ, times T (DF-GAN "
+                             "evaluates with 0.88; default: untruncated N(0, I))")
+
+
 def _add_data_flags(parser):
     parser.add_argument("--data", choices=("shapes", "cub", "coco"), default="shapes",
                         help="dataset (default: shapes, the built-in procedural scenes)")
@@ -67,7 +74,7 @@ def _add_data_flags(parser):
 
 
 def _run_pretrain_damsm(args):
-    from keras_t2i.pretrain import pretrain_damsm, resolve_damsm_config
+    from keras_t2i.pretraining.damsm import pretrain_damsm, resolve_damsm_config
 
     data_options = {}
     if args.max_objects is not None:
@@ -89,23 +96,53 @@ def _run_pretrain_damsm(args):
     return 0
 
 
+def _run_pretrain_oracle(args):
+    import json
+
+    from keras_t2i.metrics.shapes_oracle.network import WEIGHTS_FILE
+    from keras_t2i.metrics.shapes_oracle.training import train
+
+    _, report = train(out=args.out or WEIGHTS_FILE, steps=args.steps,
+                      batch_size=args.batch_size, width=args.width, seed=args.seed)
+    print(json.dumps(report["accuracy"], indent=2))
+    return 0
+
+
 def _run_train(args):
-    from keras_t2i.train import train
+    from keras_t2i.models import registry
+    from keras_t2i.training.run import train
 
     data_options = {}
     if args.max_objects is not None:
         data_options["max_objects"] = args.max_objects
+    model_options = {name: getattr(args, name) for name in _model_option_flags()}
+    family = registry.get_family(args.model or "dfgan")
+    offered = set(family.all_options)
+    foreign = sorted(k for k, v in model_options.items() if v is not None and k not in offered)
+    if foreign:
+        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not an "
+                         f"option of --model {family.name}.")
     train(model=args.model, preset=args.preset, data=args.data, data_dir=args.data_dir,
-          data_options=data_options or None, image_size=args.image_size, nf=args.nf,
-          ema_decay=args.ema_decay, batch_size=args.batch_size, steps=args.steps,
-          epochs=args.epochs,
-          mode_seeking=args.mode_seeking, damsm_weight=args.damsm_weight,
-          strategy=args.strategy, out=args.out,
+          data_options=data_options or None, batch_size=args.batch_size, steps=args.steps,
+          epochs=args.epochs, strategy=args.strategy, out=args.out,
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
           sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
           g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate,
-          precision=args.precision, export_dir="" if args.no_export else args.export_dir)
+          precision=args.precision, export_dir="" if args.no_export else args.export_dir,
+          **model_options)
     return 0
+
+
+def _model_option_flags() -> dict:
+    """Every family's constructor options offered as ``train`` flags: kwarg → (type, help,
+    the families that take it)."""
+    from keras_t2i.models import registry
+
+    flags = {}
+    for family in registry.families().values():
+        for name, (kind, text) in family.all_options.items():
+            flags.setdefault(name, (kind, text, []))[2].append(family.name)
+    return flags
 
 
 def _add_train_parser(commands):
@@ -114,24 +151,28 @@ def _add_train_parser(commands):
         description="Train a text-to-image GAN. With no flags: the quickstart, DF-GAN on "
                     "Shapes at 64x64 (preset dfgan_shapes_64), pretraining its DAMSM text "
                     "encoder first. Flags override the preset one by one.")
-    train.add_argument("--model", choices=("dfgan",), help="model family (default dfgan)")
-    train.add_argument("--preset", help="dfgan_shapes_64 (default on shapes), dfgan_cub_256, "
-                                        "dfgan_coco_256")
+    from keras_t2i.models import registry
+
+    train.add_argument("--model", choices=registry.family_names(),
+                       help="model family (default dfgan)")
+    recipes = [name for family in registry.families().values() for name in family.recipes]
+    train.add_argument("--preset", help=f"training recipe: {', '.join(recipes)} (default: the "
+                                        "model's on --data)")
     train.add_argument("--data", choices=("shapes", "cub", "coco"),
-                       help="dataset (default: the preset's)")
+                       help="dataset (default: the recipe's)")
     train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
     train.add_argument("--max-objects", type=_positive_int, help="Shapes: objects per scene")
-    train.add_argument("--image-size", type=_positive_int, help="output side (64, 128, 256)")
-    train.add_argument("--nf", type=_positive_int, help="base width of G and D")
     train.add_argument("--batch-size", type=_positive_int, help="global batch size")
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=_positive_int, help="generator updates in all")
     budget.add_argument("--epochs", type=_positive_int, help="passes over the training split")
-    train.add_argument("--mode-seeking", type=float, metavar="LAMBDA",
-                       help="MSGAN mode-seeking weight (e.g. 1.0; default off)")
-    train.add_argument("--damsm-weight", type=float, metavar="LAMBDA",
-                       help="weight of the DAMSM loss on the generator (default: the preset's; "
-                            "0 is the paper's DF-GAN)")
+    models = train.add_argument_group("model options", "constructor options of the model (each "
+                                      "replaces the preset's)")
+    for name, (kind, text, takers) in _model_option_flags().items():
+        note = "" if len(takers) == len(registry.family_names()) else \
+            f" [{', '.join(takers)}]"
+        models.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.upper(),
+                            type=_positive_int if kind is int else float, help=text + note)
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
                        help="one device (default), all local devices, or TF_CONFIG workers")
     train.add_argument("--out", help="run directory (default runs/<preset>[-ms])")
@@ -143,8 +184,6 @@ def _add_train_parser(commands):
                        help="sample grid every N steps")
     train.add_argument("--text-encoder", metavar="DIR",
                        help="a `keras-t2i pretrain damsm` run to reuse (default: pretrain one)")
-    train.add_argument("--ema-decay", type=float, metavar="D",
-                       help="keep an EMA generator for sampling (e.g. 0.999; default: none)")
     train.add_argument("--g-learning-rate", type=float, metavar="LR",
                        help="generator Adam learning rate (default: the preset's)")
     train.add_argument("--d-learning-rate", type=float, metavar="LR",
@@ -165,20 +204,23 @@ def _run_generate(args):
     import numpy as np
     from PIL import Image
 
-    from keras_t2i.callbacks import image_grid
+    from keras_t2i.training.callbacks import image_grid
 
     routes = [r for r in ("run", "model", "server") if getattr(args, r)]
     if len(routes) != 1:
         raise ValueError("keras-t2i generate needs exactly one of --run runs/NAME, --model "
                          "savedmodels/NAME or --server HOST:PORT (with --model-name).")
     seeds = [args.seed + k for k in range(args.num)]
+    if args.truncation is not None and not args.run:
+        raise ValueError("--truncation draws a run's latents (--run); an export keeps the "
+                         "truncation it was exported with (keras-t2i export --truncation).")
     if args.run:
-        from keras_t2i.train import load_run
+        from keras_t2i.training.run import load_run
 
         gan = load_run(args.run)
 
         def generate(captions, row_seeds):
-            return gan.generate(captions, seeds=row_seeds)
+            return gan.generate(captions, seeds=row_seeds, truncation=args.truncation)
     elif args.model:
         import tensorflow as tf
 
@@ -212,7 +254,7 @@ def _run_generate(args):
 
 
 def _run_evaluate(args):
-    from keras_t2i.evaluate import REAL_MODEL, evaluate, format_table
+    from keras_t2i.evaluation.report import REAL_MODEL, evaluate, format_table
 
     if args.version is not None and not args.model:
         raise ValueError("--version selects a SavedModel version; it needs --model.")
@@ -222,7 +264,7 @@ def _run_evaluate(args):
                       data_dir=args.data_dir, inception_weights=args.inception_weights,
                       num_images=args.num_images, seed=args.seed,
                       diversity_captions=args.diversity_captions,
-                      diversity_samples=args.diversity_samples)
+                      diversity_samples=args.diversity_samples, truncation=args.truncation)
     print(format_table(report))
     if not any(m["name"].startswith("r_precision") for m in report["metrics"]):
         print("(No R-precision: give --damsm DIR with the DAMSM encoders the model was trained "
@@ -233,12 +275,14 @@ def _run_evaluate(args):
 
 def _run_export(args):
     from keras_t2i.export import export_saved_model
-    from keras_t2i.train import load_run, load_run_config
+    from keras_t2i.training.config import load_run_config
+    from keras_t2i.training.run import data_protocol, load_run
 
     config = load_run_config(args.run)
     out = args.out or f"savedmodels/{Path(args.run).resolve().name}"
     gan = load_run(args.run)
-    target = export_saved_model(gan, out, version=args.version, preset=config["preset"])
+    target = export_saved_model(gan, out, version=args.version, preset=config["preset"],
+                                data=data_protocol(config), truncation=args.truncation)
     print(f"SavedModel: {target} (signatures serving_default, generate_png)")
     return 0
 
@@ -246,7 +290,8 @@ def _run_export(args):
 def _run_serve(args):
     import logging
 
-    from keras_t2i.serving.server import parse_model_config, serve
+    from keras_t2i.serving.serve import serve
+    from keras_t2i.serving.server import parse_model_config
 
     if bool(args.model_base_path) == bool(args.model_config):
         raise ValueError("keras-t2i serve needs --model-base-path savedmodels/NAME or "
@@ -338,6 +383,7 @@ def _add_export_parser(commands):
     export.add_argument("--out", help="model base path (default savedmodels/<run name>)")
     export.add_argument("--version", type=_positive_int,
                         help="version number (default: one more than the highest there)")
+    _add_truncation_flag(export, "the exported model's latents")
     export.set_defaults(func=_run_export)
 
 
@@ -373,6 +419,7 @@ def _add_evaluate_parser(commands):
                     help="captions for the diversity metric, 0 to skip (default 50)")
     ev.add_argument("--diversity-samples", type=_positive_int, default=10,
                     help="images per caption for diversity (default 10)")
+    _add_truncation_flag(ev, "a run's latents (an export keeps its own)")
     ev.add_argument("--out", default="metrics.json", help="JSON to write (default metrics.json)")
     ev.add_argument("--log-dir", help="TensorBoard directory (default: the run's logs/)")
     ev.set_defaults(func=_run_evaluate)
@@ -391,6 +438,7 @@ def _add_generate_parser(commands):
     gen.add_argument("--model-name", help="the model's name on --server")
     gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     gen.add_argument("--num", type=_positive_int, default=1, help="rows, seeds seed..seed+num-1")
+    _add_truncation_flag(gen, "a run's latents (an export keeps its own)")
     gen.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
     gen.set_defaults(func=_run_generate)
 
@@ -433,6 +481,20 @@ def build_parser() -> argparse.ArgumentParser:
     damsm.add_argument("--seed", type=int, help="random seed (default 0)")
     damsm.add_argument("--out", help="run directory (default runs/damsm-<data>)")
     damsm.set_defaults(func=_run_pretrain_damsm)
+    oracle = targets.add_parser(
+        "oracle", help="the Shapes oracle of `keras-t2i evaluate` (ships with the package)",
+        description="Train the Shapes oracle on real Shapes scenes (1-4 objects), measure it on "
+                    "held-out scenes and write its weights with a JSON report beside them.")
+    oracle.add_argument("--out", help="weights file (default: the package's "
+                                      "shapes_oracle.weights.h5)")
+    oracle.add_argument("--steps", type=_positive_int, default=1000,
+                        help="training steps (default 1000)")
+    oracle.add_argument("--batch-size", type=_positive_int, default=64,
+                        help="batch size (default 64)")
+    oracle.add_argument("--width", type=_positive_int, default=16,
+                        help="base width of the network (default 16)")
+    oracle.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    oracle.set_defaults(func=_run_pretrain_oracle)
     captioner = targets.add_parser("captioner", help="STREAM captioner [not implemented yet]")
     captioner.set_defaults(func=_not_yet("pretrain captioner"), accepts_any_flags=True)
     return parser

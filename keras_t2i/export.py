@@ -10,7 +10,9 @@ tokenisation inside the graph (the vocabulary is in the SavedModel), the noise o
 function of ``seeds[i]`` alone (so a caption and seed give the same image in any batch), and
 input checks in the graph that fail with INVALID_ARGUMENT and say what was wrong. Every op is
 core TensorFlow or tensorflow-text (a test reads the op list). ``assets/keras_t2i.json``
-describes the model (package version, family, image size, vocabulary, training step, preset).
+describes the model (package version, family, image size, latents and their truncation,
+vocabulary, training step, preset, and the data it was trained on, which ``keras-t2i
+evaluate --model`` reads). The layout's readers are ``keras_t2i.serving.layout``.
 
 A version appears whole or not at all: it is written to a hidden sibling directory and renamed
 into place, so a server polling the base path never loads a half-written model.
@@ -30,69 +32,19 @@ import tensorflow as tf
 
 from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
 from keras_t2i.models.base import to_uint8
+from keras_t2i.serving.layout import (
+    IMAGES_SIGNATURE,
+    METADATA_FILE,
+    PNG_SIGNATURE,
+    WARMUP_FILE,
+    version_dirs,
+    versions,
+)
 from keras_t2i.text.tokenizer import PAD_ID
 from keras_t2i.version import __version__
 
-IMAGES_SIGNATURE = "serving_default"
-PNG_SIGNATURE = "generate_png"
-METADATA_FILE = "keras_t2i.json"
-# TF Serving replays these requests when it loads a version, so the first real request does
-# not pay for graph warm-up (its SavedModel warmup convention); `keras-t2i serve` does too.
-WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 INPUT_SPECS = (tf.TensorSpec([None], tf.string, name="captions"),
                tf.TensorSpec([None], tf.int64, name="seeds"))
-
-
-# TF Serving reads a child of a base path as a version when tsl's ``safe_strto64`` parses its
-# whole name: optional ASCII whitespace, an optional "-", ASCII digits, optional whitespace, in
-# int64 range (file_system_storage_path_source.cc, ParseVersionNumber). "007" is version 7 and
-# is loaded from "007"; "²" or "1.0" are not versions.
-_VERSION_NAME = re.compile(r"[ \t\n\v\f\r]*(-?[0-9]+)[ \t\n\v\f\r]*")
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-
-
-def parse_version(name: str) -> int | None:
-    """The version a directory name stands for under TF Serving's rule, or None."""
-    match = _VERSION_NAME.fullmatch(name)
-    if match is None:
-        return None
-    value = int(match.group(1))
-    return value if _INT64[0] <= value <= _INT64[1] else None
-
-
-def version_dirs(base_dir) -> dict[int, Path]:
-    """``{version: directory}`` of the version directories under ``base_dir`` (none if it is
-    not a directory). When two names give one version ("7" and "007"), the last in sorted
-    order wins, as in TF Serving (which logs a warning; ``keras-t2i serve`` does too)."""
-    return scan_versions(base_dir)[0]
-
-
-def scan_versions(base_dir) -> tuple[dict[int, Path], list[str], list[str]]:
-    """``(version_dirs, ignored names, shadowed names)`` of ``base_dir``.
-
-    Ignored: visible entries that are not version directories; shadowed: version directories
-    that lose to another name of the same version. Hidden entries (the exporter's staging
-    folders) are neither.
-    """
-    base_dir = Path(base_dir)
-    found, ignored, shadowed = {}, [], []
-    if not base_dir.is_dir():
-        return found, ignored, shadowed
-    for path in sorted(base_dir.iterdir(), key=lambda p: p.name):
-        version = parse_version(path.name)
-        if version is None or not path.is_dir():
-            if not path.name.startswith("."):
-                ignored.append(path.name)
-            continue
-        if version in found:
-            shadowed.append(found[version].name)
-        found[version] = path
-    return found, ignored, shadowed
-
-
-def versions(base_dir) -> list[int]:
-    """The version numbers under ``base_dir``, ascending (TF Serving's rule)."""
-    return sorted(version_dirs(base_dir))
 
 
 def _check_inputs(captions, seeds, max_batch):
@@ -118,8 +70,9 @@ def _check_inputs(captions, seeds, max_batch):
     return checks
 
 
-def serving_functions(model):
-    """The two exported functions of a text-to-image model (also used in tests, unexported)."""
+def serving_functions(model, truncation=None):
+    """The two exported functions of a text-to-image model (also used in tests, unexported).
+    ``truncation`` is that of the latents (``TextToImageGAN.generate``)."""
     tokenizer = model.text_encoder.tokenizer
     max_batch = int(model.max_batch)
 
@@ -131,7 +84,7 @@ def serving_functions(model):
             "caption {} has no words (only punctuation or symbols).",
             tf.cast(tf.argmax(tf.cast(wordless, tf.int32)), tf.int32))])
         with tf.control_dependencies([check]):
-            images = model.generate_from_tokens(tf.identity(tokens), seeds)
+            images = model.generate_from_tokens(tf.identity(tokens), seeds, truncation)
         return {"images": to_uint8(images)}
 
     def png_fn(captions, seeds):
@@ -141,7 +94,7 @@ def serving_functions(model):
     return images_fn, png_fn
 
 
-def model_metadata(model, step=None, preset=None) -> dict:
+def model_metadata(model, step=None, preset=None, data=None, truncation=None) -> dict:
     """What travels with an export in ``assets/keras_t2i.json``."""
     tokenizer = model.text_encoder.tokenizer
     return {
@@ -149,12 +102,15 @@ def model_metadata(model, step=None, preset=None) -> dict:
         "package_version": __version__,
         "model_family": type(model).__name__,
         "image_size": int(model.image_size),
+        "latents": {name: int(dim) for name, dim in model.latent_dims().items()},
         "noise_dim": int(model.noise_dim),
+        "truncation": truncation,
         "max_batch": int(model.max_batch),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "max_words": int(tokenizer.max_words),
         "training_step": None if step is None else int(step),
         "preset": preset,
+        "data": data,
         "ema_generator": model.generator_ema is not None,
         "signatures": {IMAGES_SIGNATURE: "captions, seeds -> images",
                        PNG_SIGNATURE: "captions, seeds -> png"},
@@ -164,7 +120,8 @@ def model_metadata(model, step=None, preset=None) -> dict:
     }
 
 
-def export_saved_model(model, base_dir, version=None, *, step=None, preset=None) -> Path:
+def export_saved_model(model, base_dir, version=None, *, step=None, preset=None, data=None,
+                       truncation=None) -> Path:
     """Exports ``model`` to ``base_dir/<version>/`` and returns that directory.
 
     Args:
@@ -174,6 +131,11 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
         step: int. Training step recorded in the metadata. Defaults to the generator
             optimizer's iterations when the model is compiled.
         preset: str. Preset name recorded in the metadata.
+        data: dict. The data the model was trained on, ``{"name", "options",
+            "image_size"}`` (``keras-t2i train`` and ``export --run`` record the run's):
+            ``keras-t2i evaluate --model`` scores the export on that data.
+        truncation: float or None. Draw the latents from a normal truncated to ±2 σ times
+            this (DF-GAN's evaluation noise: 0.88). Defaults to None, N(0, I).
 
     Raises:
         FileExistsError: ``version`` is already there (versions are never overwritten).
@@ -192,7 +154,7 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
     if step is None and getattr(model, "g_optimizer", None) is not None:
         step = int(model.g_optimizer.iterations.numpy())
 
-    images_fn, png_fn = serving_functions(model)
+    images_fn, png_fn = serving_functions(model, truncation)
     archive = keras.export.ExportArchive()
     archive.track(model.inference_generator)
     archive.track(model.text_encoder)
@@ -211,7 +173,8 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None)
         archive.write_out(str(staging), verbose=False)
         (staging / "assets").mkdir(exist_ok=True)
         (staging / "assets" / METADATA_FILE).write_text(
-            json.dumps(model_metadata(model, step, preset), indent=2, sort_keys=True))
+            json.dumps(model_metadata(model, step, preset, data, truncation), indent=2,
+                       sort_keys=True))
         _write_warmup(staging / WARMUP_FILE, model.text_encoder.tokenizer.vocabulary)
         staging.rename(target)
     finally:
@@ -260,27 +223,3 @@ def _write_warmup(path: Path, vocabulary):
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
-
-
-def read_warmup(version_dir) -> list:
-    """The PredictRequests of a version's warm-up file (empty when it has none)."""
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    path = Path(version_dir) / WARMUP_FILE
-    if not path.is_file():
-        return []
-    requests = []
-    for record in tf.data.TFRecordDataset(str(path)):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        if log.HasField("predict_log"):
-            requests.append(log.predict_log.request)
-    return requests
-
-
-def read_metadata(version_dir) -> dict:
-    """The ``assets/keras_t2i.json`` of an exported version."""
-    path = Path(version_dir) / "assets" / METADATA_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {version_dir} a keras_t2i export "
-                                "(savedmodels/NAME/<version>)?")
-    return json.loads(path.read_text())

@@ -37,16 +37,36 @@ def encoder_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, encoder_dir):
     """A tiny DF-GAN exported once (``base/1``), with its reference images from ``generate``.
-    Tests that add or remove versions copy ``dir`` into a base path of their own."""
+    Tests that add or remove versions copy ``dir`` into a base path of their own.
+
+    Its Affine layers are perturbed: an untrained DF-GAN ignores its caption (each Affine
+    starts as the identity, and an untrained text encoder's sentence vectors are ~0.01), so
+    without this a test could not tell one caption's image from another's, nor catch captions
+    swapped within a batch. The output layers get random weights, and the hidden layers' rows
+    that read the sentence (the last ``cond_dim`` of the condition) are scaled up 100×."""
+    import numpy as np
     from fixtures import CAPTIONS, SEEDS
 
     import keras_t2i as kt
     from keras_t2i.export import export_saved_model
-    from keras_t2i.pretrain import load_encoders
+    from keras_t2i.layers import Affine
+    from keras_t2i.text.damsm import load_encoders
 
     gan = kt.models.DFGAN(load_encoders(encoder_dir)[0], image_size=16, nf=4, max_batch=8)
     gan.compile()
+    rng = np.random.default_rng(7)
+    cond_dim = gan.generator.cond_dim
+    for layer in gan.generator._flatten_layers():
+        if isinstance(layer, Affine):
+            for dense in (layer.gamma_out, layer.beta_out):
+                dense.kernel.assign(rng.normal(0.0, 0.5, dense.kernel.shape).astype("float32"))
+            for dense in (layer.gamma_hidden, layer.beta_hidden):
+                kernel = dense.kernel.numpy()
+                kernel[-cond_dim:] *= 100.0
+                dense.kernel.assign(kernel)
     base = tmp_path_factory.mktemp("savedmodels") / "tiny"
-    directory = export_saved_model(gan, base, preset="test")
+    directory = export_saved_model(gan, base, preset="test",
+                                   data={"name": "shapes", "options": {"max_objects": 1},
+                                         "image_size": 16})
     return {"gan": gan, "base": base, "dir": directory,
             "images": gan.generate(CAPTIONS, seeds=SEEDS)}

@@ -192,3 +192,32 @@ def serve_process(base: Path, log_path: Path, *, rest: bool = True, preexec_fn=N
             process.kill()
         process.wait()
         log.close()
+
+
+# Flags of a tiny `keras-t2i train` run (with --text-encoder and --out).
+TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1",
+        "--no-export"]
+
+
+def tiny_train(out, encoder_dir, **kwargs):
+    """A tiny training run (16×16, nf 4, batch 4) with the test DAMSM pair, no export."""
+    from keras_t2i.training import train
+
+    options = dict(out=str(out), text_encoder=str(encoder_dir), image_size=16, nf=4,
+                   batch_size=4, data_options={"max_objects": 1}, checkpoint_every=2,
+                   sample_every=3, export_dir="")
+    options.update(kwargs)
+    return train(**options)
+
+
+def event_tags(directory):
+    """{tag: {plugin names}} of every TensorBoard event file under ``directory``."""
+    import tensorflow as tf
+
+    tags = {}
+    for path in Path(directory).rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, set()).add(
+                    value.metadata.plugin_data.plugin_name or "scalar")
+    return tags

@@ -64,3 +64,37 @@ def run_layer_checks(layer, inputs, expected_shapes, expected_dtypes, *, fit=Tru
                    zip(before, layer.trainable_weights)]
         assert any(changed), "one fit step changed no trainable weight"
     return outputs
+
+
+def run_call_checks(layer, inputs, expected):
+    """For any registered class, whatever its input and output structures: config round trip
+    through Keras' registry, an eager call, and a call of the deserialised clone, with every
+    output's shape and dtype as ``expected`` says.
+
+    Args:
+        layer: a Keras layer or model.
+        inputs: tuple of positional inputs (tensors, dicts of tensors, strings).
+        expected: the output structure (a tensor, tuple or dict of them, as the layer returns
+            it) with ``(shape, dtype)`` pairs in place of the tensors.
+    """
+    clone = check_config_round_trip(layer)
+    outputs = layer(*inputs)
+    clone_outputs = clone(*inputs)
+    pairs = _expected_leaves(expected)
+    for result in (outputs, clone_outputs):
+        flat = tf.nest.flatten(result)
+        assert len(flat) == len(pairs), (len(flat), len(pairs))
+        for out, (shape, dtype) in zip(flat, pairs):
+            assert tuple(out.shape) == tuple(shape), (layer.name, out.shape, shape)
+            assert out.dtype == tf.as_dtype(dtype), (layer.name, out.dtype, dtype)
+    return outputs
+
+
+def _expected_leaves(expected):
+    """The (shape, dtype) pairs of an expected structure, in ``tf.nest.flatten``'s order
+    (dicts by sorted key)."""
+    if isinstance(expected, tuple) and len(expected) == 2 and isinstance(expected[1], str):
+        return [expected]
+    if isinstance(expected, dict):
+        return [leaf for key in sorted(expected) for leaf in _expected_leaves(expected[key])]
+    return [leaf for item in expected for leaf in _expected_leaves(item)]

@@ -1,10 +1,11 @@
-"""One worker of the multi-worker test (tests/test_multi_worker.py); also the one-device run.
+"""One worker of the multi-worker test (tests/training/test_train.py); also the one-device run.
 
 With TF_CONFIG set it joins the cluster as MultiWorkerMirroredStrategy, without it it runs on
 one device. Either way it runs the first training step of a tiny DF-GAN on a fixed global
-batch through ``keras_t2i.train.distributed_train_step`` (the custom loop's step), writes the
-step's losses and the weights of G, D and the EMA generator after it to ``--result``, then,
-with ``--train-out``, runs ``keras_t2i.train.train(strategy=...)`` for a few steps.
+batch through ``keras_t2i.training.distributed.distributed_train_step`` (the custom loop's
+step), writes the step's losses and the weights of G, D and the EMA generator after it to
+``--result``, then, with ``--train-out``, runs ``keras_t2i.training.train(strategy=...)`` for a
+few steps.
 
 Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz [--train-out DIR]
 """
@@ -21,8 +22,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_t2i as kt  # noqa: E402
-from keras_t2i.pretrain import load_encoders  # noqa: E402
-from keras_t2i.train import distributed_train_step, make_strategy, train  # noqa: E402
+from keras_t2i.text.damsm import load_encoders  # noqa: E402
+from keras_t2i.training import train  # noqa: E402
+from keras_t2i.training.distributed import distributed_train_step, make_strategy  # noqa: E402
 
 GLOBAL_BATCH = 8
 

@@ -65,7 +65,7 @@ def test_pretrain_damsm_writes_the_run(tmp_path, capsys):
     assert 0.0 <= metrics["r_precision"] <= 1.0
     assert any(p.name.startswith("events") for p in (out / "logs" / "train").iterdir())
     assert "R-precision" in capsys.readouterr().out
-    from keras_t2i.pretrain import load_encoders
+    from keras_t2i.text.damsm import load_encoders
 
     text, image = load_encoders(out)
     assert text.tokenizer.max_words == 19

@@ -101,6 +101,30 @@ def test_word_loss_is_cross_entropy_of_scaled_scores():
     assert float(l2) == pytest.approx(ce(scores.T), rel=1e-4)
 
 
+def test_word_loss_masks_same_class_pairs():
+    """Pairs of one class are left out of both softmaxes: the loss is the cross-entropy of
+    the scores with those entries at −inf, and differs from the unmasked loss."""
+    rng = np.random.default_rng(5)
+    words = rng.normal(size=(4, 3, 4)).astype("float32")
+    regions = rng.normal(size=(4, 5, 4)).astype("float32")
+    mask = np.ones((4, 3), bool)
+    classes = np.array([2, 2, 9, 2])
+    scores = 10.0 * reference_word_scores(words, regions, [3] * 4, 4.0, 5.0)
+    same = (classes[:, None] == classes[None]) & ~np.eye(4, dtype=bool)
+    masked = np.where(same, -np.inf, scores)
+
+    def ce(s):
+        s = s - s.max(axis=1, keepdims=True)
+        return -np.mean(np.diag(s) - np.log(np.exp(s).sum(axis=1)))
+
+    l1, l2 = losses.damsm_word_loss(words, regions, mask, class_ids=classes)
+    assert float(l1) == pytest.approx(ce(masked), rel=1e-4)
+    assert float(l2) == pytest.approx(ce(masked.T), rel=1e-4)
+    u1, _ = losses.damsm_word_loss(words, regions, mask)
+    assert float(u1) == pytest.approx(ce(scores), rel=1e-4)
+    assert abs(float(u1) - float(l1)) > 1e-3
+
+
 def test_word_loss_gradients_are_finite_with_padding_and_masking():
     import tensorflow as tf
 

@@ -1,7 +1,8 @@
-"""Reusable Keras layers of the text-to-image models."""
+"""Keras layers shared by several model families (a family's own layers live in its folder,
+e.g. ``kt.models.df_gan.DFBlock``)."""
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.layers.affine import Affine
-from keras_t2i.layers.df_blocks import DFBlock, DownBlock, UpBlock
+from keras_t2i.layers.torch_init import build_torch_layer, torch_default_bias, torch_default_kernel
 
-__all__ = ["Affine", "DFBlock", "DownBlock", "UpBlock"]
+__all__ = ["Affine", "build_torch_layer", "torch_default_bias", "torch_default_kernel"]

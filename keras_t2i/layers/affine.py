@@ -5,14 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_t2i import _backend  # noqa: F401
-
-
-def torch_default_kernel():
-    """PyTorch's default Linear/Conv kernel init (kaiming-uniform, a=√5): U(±1/√fan_in).
-
-    The reference code trains from these; GAN dynamics at initialisation depend on them.
-    """
-    return keras.initializers.VarianceScaling(1.0 / 3.0, mode="fan_in", distribution="uniform")
+from keras_t2i.layers.torch_init import build_torch_layer, torch_default_kernel
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")
@@ -50,8 +43,8 @@ class Affine(keras.layers.Layer):
     def build(self, x_shape, condition_shape):
         if x_shape[-1] != self.channels:
             raise ValueError(f"Affine({self.channels}) got an input with {x_shape[-1]} channels")
-        self.gamma_hidden.build(condition_shape)
-        self.beta_hidden.build(condition_shape)
+        build_torch_layer(self.gamma_hidden, condition_shape)
+        build_torch_layer(self.beta_hidden, condition_shape)
         hidden = tuple(condition_shape[:-1]) + (self.channels,)
         self.gamma_out.build(hidden)
         self.beta_out.build(hidden)

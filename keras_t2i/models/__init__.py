@@ -1,11 +1,19 @@
-"""Text-to-image GANs: the shared base and the model families."""
+"""Text-to-image GANs: the shared base, the registry and the model families."""
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.models.base import TextToImageGAN
-from keras_t2i.models.df_gan import DFGAN
-from keras_t2i.models.df_gan_networks import DFGANDiscriminator, DFGANGenerator
-from keras_t2i.models.presets import PRESETS, get_preset
+from keras_t2i.models.df_gan import DFGAN, DFGANDiscriminator, DFGANGenerator
+from keras_t2i.models.family import Family
+from keras_t2i.models.registry import (
+    families,
+    family_names,
+    from_preset,
+    get_family,
+    get_preset,
+    get_recipe,
+)
 
 __all__ = [
-    "DFGAN", "DFGANDiscriminator", "DFGANGenerator", "PRESETS", "TextToImageGAN", "get_preset",
+    "DFGAN", "DFGANDiscriminator", "DFGANGenerator", "Family", "TextToImageGAN", "families",
+    "family_names", "from_preset", "get_family", "get_preset", "get_recipe",
 ]

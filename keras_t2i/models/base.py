@@ -1,22 +1,38 @@
-"""``TextToImageGAN``: the training step, noise, generation and bookkeeping every model shares.
+"""``TextToImageGAN``: the networks by role, latents, hooks and loss terms every family shares.
 
-A model family (DF-GAN here; DM-GAN, MirrorGAN, MemoryGAN later) supplies its networks and
-three hooks — ``generate_images``, ``discriminator_losses``, ``generator_losses`` — and
-inherits: the frozen text encoder, one D step then one G step per batch (the G step reuses the
-fake batch of the D step, as the reference code does), MSGAN's mode seeking on any model
-(``mode_seeking=λ``: two noise vectors per caption), the DAMSM loss on the generated images
-(``damsm_weight=λ`` with the frozen DAMSM image encoder, AttnGAN/DM-GAN's L_DAMSM), an
-optional exponential moving average of the generator (``ema_decay``), loss scaling under
-``tf.distribute``, loss trackers, and ``generate``.
+A model family (DF-GAN; DM-GAN, MirrorGAN and MemoryGAN later) is a subclass that builds its
+networks, hands them to this class by role, and implements the hooks:
+
+- roles: one ``generator`` (any structure: one stage, a cascade, a part memory), one or more
+  ``discriminators``, and frozen modules (``FROZEN``: the text encoder, the DAMSM image
+  encoder, a family's own such as a captioner). Serialisation of the frozen modules,
+  ``compile`` and the optimizers, the EMA generator, what a checkpoint holds and what an export
+  tracks all follow from these;
+- latents (``latent_dims``): every random input of the generator, drawn from the model's seed
+  generator in training and from the per-caption seed at inference, so the same caption and
+  seed give the same image whatever else is in the batch;
+- hooks: ``generate_images`` (→ ``{"images": [stage, …, final], **extras}``),
+  ``discriminator_losses`` and ``generator_losses`` (they see the whole batch: the keys the
+  family lists in ``BATCH_KEYS`` plus those its loss terms need), ``tracked_losses``;
+- loss terms (``keras_t2i.models.loss_terms``): mode seeking (``mode_seeking=λ``) and the
+  DAMSM loss (``damsm_weight=λ``) on the final stage of any family, built only when λ > 0.
+
+Per batch, ``train_step`` runs one step of every discriminator (one optimizer over all of
+them) on the fakes, then one generator step on the same fakes scored by the updated
+discriminators, as the reference codes do.
 
 Distribution: gradients are summed across replicas by the optimizers, so each replica's loss
 is divided by the number of replicas exactly once, here; the trackers receive the unscaled
-values. Noise is drawn for the whole global batch from one seed and each replica takes its
-slice, so replicas get different noise and a run on N devices draws the same noise as a run
-on one device for the same global batch.
+values. Latents are drawn for the whole global batch from one seed and each replica takes its
+slice, so replicas get different latents and a run on N devices draws the same latents as a
+run on one device for the same global batch.
 """
 
 from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -26,26 +42,44 @@ from keras_t2i import (
     _backend,  # noqa: F401
     losses,
 )
+from keras_t2i.models.loss_terms import DAMSMTerm, ModeSeekingTerm, TermInputs
+from keras_t2i.text.damsm import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
+from keras_t2i.version import __version__
 
-# Second element of the stateless seed of generation noise: keeps it apart from other streams.
+# Second element of the stateless seed of the generation latents: latent k of a model uses
+# stream NOISE_STREAM + k, which keeps the latents of one seed apart from each other.
 NOISE_STREAM = 0x5EED
+# A directory written by ``save_to_preset``.
+PRESET_CONFIG_FILE = "config.json"
+PRESET_WEIGHTS_FILE = "model.weights.h5"
+PRESET_METADATA_FILE = "metadata.json"
+PRESET_VOCABULARY_FILE = "vocabulary.txt"
+# DF-GAN samples its evaluation noise from a normal truncated to ±2 σ, scaled by 0.88
+# (``lib/utils.truncated_noise``, ``cfg/bird.yml`` trunc_rate; seeds.md §2.1).
+DFGAN_TRUNCATION = 0.88
 
 
-def noise_from_seeds(seeds, noise_dim: int) -> tf.Tensor:
-    """One N(0, I) noise vector per int seed; a seed always gives the same vector.
+def noise_from_seeds(seeds, dim: int, stream: int = NOISE_STREAM,
+                     truncation: float | None = None) -> tf.Tensor:
+    """One latent vector per int seed; a seed always gives the same vector.
 
     Args:
         seeds: int (B,).
-        noise_dim: int.
+        dim: int.
+        stream: int. Which latent of the seed (see ``NOISE_STREAM``).
+        truncation: float or None. None: N(0, I). A float t: a normal truncated to ±2 σ,
+            times t (DF-GAN's evaluation noise with t = 0.88).
 
     Returns:
-        float32 (B, noise_dim).
+        float32 (B, dim).
     """
     seeds = tf.cast(tf.convert_to_tensor(seeds), tf.int64)
+    draw = tf.random.stateless_normal if truncation is None else \
+        tf.random.stateless_truncated_normal
+    scale = 1.0 if truncation is None else float(truncation)
     return tf.map_fn(
-        lambda s: tf.random.stateless_normal((noise_dim,), seed=tf.stack(
-            [s, tf.constant(NOISE_STREAM, tf.int64)])),
-        seeds, fn_output_signature=tf.TensorSpec((noise_dim,), tf.float32))
+        lambda s: scale * draw((dim,), seed=tf.stack([s, tf.constant(stream, tf.int64)])),
+        seeds, fn_output_signature=tf.TensorSpec((dim,), tf.float32))
 
 
 def _replica_context():
@@ -55,63 +89,78 @@ def _replica_context():
     return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
 
 
+def _frozen(module):
+    """A frozen module from itself or its serialised config (None stays None)."""
+    if isinstance(module, dict):
+        module = keras.layers.deserialize(module)
+    if module is not None:
+        module.trainable = False
+    return module
+
+
 class TextToImageGAN(keras.Model):
-    """Base class of the text-to-image GANs.
+    """Base class of the text-to-image GANs (see the module docstring for the roles).
 
     Args:
         text_encoder: DAMSMTextEncoder. Frozen; its tokenizer travels with the model.
         generator: keras.Model. ``generate_images`` calls it.
-        discriminator: keras.Model.
-        noise_dim: int. Defaults to 100.
+        discriminators: keras.Model or a list of them, each with a unique ``name``.
+        noise_dim: int. Size of the noise latent z. Defaults to 100.
         mode_seeking: float. λ of MSGAN's mode-seeking term; 0 turns it off. Defaults to 0.
         max_batch: int. The largest batch ``generate`` and exported models accept.
             Defaults to 64.
         ema_decay: float in [0, 1). With d > 0 the model keeps ``generator_ema``, a copy of the
             generator updated after every G step as θ_ema ← d·θ_ema + (1 − d)·θ, and generates
-            (``call``, ``generate``, later export) with it; training still uses ``generator``.
-            0 (the default, as in the DF-GAN code) keeps no copy.
+            (``call``, ``generate``, export) with it; training still uses ``generator``.
+            0 keeps no copy. Defaults to 0.
         image_encoder: DAMSMImageEncoder pretrained with ``text_encoder`` (frozen), or None.
             Needed when ``damsm_weight > 0``.
-        damsm_weight: float. λ of the DAMSM loss added to the generator's loss: the word- and
-            sentence-level matching losses (AttnGAN eq. 15) between the final generated images,
-            read by ``image_encoder``, and their captions, within each replica's batch. 0 (the
-            default; DF-GAN's code has it commented out) leaves it off; AttnGAN and DM-GAN use
-            5 on CUB and 50 on COCO. Tracked as ``damsm`` (its unweighted value).
+        damsm_weight: float. λ of the DAMSM loss on the final images (``DAMSMTerm``; tracked
+            as ``damsm``). 0 turns it off. Defaults to 0.
+        damsm_class_mask: bool. Leave same-class pairs out of the DAMSM loss's softmax (the
+            batch's ``class_id``). Defaults to True.
 
-    Compile with ``compile(g_optimizer=…, d_optimizer=…)``. ``fit`` data are dicts with
-    ``image`` (batch, S, S, 3) in [-1, 1] and ``tokens`` (batch, words), as
-    ``kt.data.load`` gives.
+    Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
+    data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
     """
 
-    def __init__(self, text_encoder, generator, discriminator, noise_dim=100, mode_seeking=0.0,
-                 max_batch=64, ema_decay=0.0, image_encoder=None, damsm_weight=0.0, **kwargs):
+    # Frozen modules, by constructor argument; serialised with the model, never trained.
+    FROZEN = ("text_encoder", "image_encoder")
+    # The dataset keys the hooks read (loss terms add theirs; see ``batch_keys``).
+    BATCH_KEYS = ("image", "tokens")
+    # The latent that is "the noise" (mode seeking's distance, a family's z).
+    primary_latent = "noise"
+    # Named model presets of the family: name → {"description", "config" (kwargs)}.
+    PRESETS: dict = {}
+
+    def __init__(self, text_encoder, generator, discriminators, noise_dim=100,
+                 mode_seeking=0.0, max_batch=64, ema_decay=0.0, image_encoder=None,
+                 damsm_weight=0.0, damsm_class_mask=True, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(text_encoder, dict):
-            text_encoder = keras.layers.deserialize(text_encoder)
-        self.text_encoder = text_encoder
-        self.text_encoder.trainable = False
+        self.text_encoder = _frozen(text_encoder)
+        self.image_encoder = _frozen(image_encoder)
         self.generator = generator
-        self.discriminator = discriminator
+        if isinstance(discriminators, keras.Model):
+            discriminators = [discriminators]
+        names = [d.name for d in discriminators]
+        if not discriminators or len(set(names)) != len(names):
+            raise ValueError(f"Discriminators need unique names, got {names}")
+        self.discriminators = list(discriminators)
         self.noise_dim = int(noise_dim)
-        self.mode_seeking = float(mode_seeking)
-        if self.mode_seeking < 0:
-            raise ValueError(f"mode_seeking must be >= 0, got {mode_seeking}")
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.mode_seeking = float(mode_seeking)
         self.damsm_weight = float(damsm_weight)
-        if self.damsm_weight < 0:
-            raise ValueError(f"damsm_weight must be >= 0, got {damsm_weight}")
-        if isinstance(image_encoder, dict):
-            image_encoder = keras.layers.deserialize(image_encoder)
-        if self.damsm_weight and image_encoder is None:
-            raise ValueError(f"damsm_weight={damsm_weight} needs the DAMSM image encoder "
-                             "pretrained with the text encoder: pass image_encoder= (the second "
-                             "of kt.pretrain.load_encoders(DIR)).")
-        self.image_encoder = image_encoder
-        if image_encoder is not None:
-            self.image_encoder.trainable = False
+        self.damsm_class_mask = bool(damsm_class_mask)
+        for name, value in (("mode_seeking", self.mode_seeking),
+                            ("damsm_weight", self.damsm_weight)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        self.loss_terms = self.build_loss_terms()
+        for term in self.loss_terms:
+            term.check(self)
         self.generator_ema = None
         if self.ema_decay:
             # Same class and config, so it builds the same weights; it starts as a copy.
@@ -126,35 +175,88 @@ class TextToImageGAN(keras.Model):
         # own, so it is built once they are (saving and tf.distribute need that).
         self.built = True
 
-    # -- hooks for the model families -------------------------------------------------------
-    def generate_images(self, noise, text, training=None, generator=None):
-        """(batch, nz) noise and the encoded text → generator output (images or stages).
+    # -- what a family declares --------------------------------------------------------------
+    def latent_dims(self) -> dict:
+        """``{name: size}`` of the generator's latents, in a fixed order (stream k is the k-th).
+        Families with more latents than the noise (a CA ε, per-part codes) extend this."""
+        return {self.primary_latent: self.noise_dim}
 
-        ``generator`` is the network to run: ``self.generator`` when None (training), the
-        EMA copy when generating (``inference_generator``)."""
+    def build_loss_terms(self) -> list:
+        """The generator loss terms of this model's weights; families add theirs."""
+        terms = []
+        if self.mode_seeking:
+            terms.append(ModeSeekingTerm(self.mode_seeking))
+        if self.damsm_weight:
+            terms.append(DAMSMTerm(self.damsm_weight, mask_same_class=self.damsm_class_mask))
+        return terms
+
+    @classmethod
+    def default_optimizers(cls):
+        """(generator optimizer, discriminator optimizer) of ``compile()`` without arguments."""
+        raise NotImplementedError(f"{cls.__name__} declares no default optimizers")
+
+    def generate_images(self, latents, text, training=None, generator=None) -> dict:
+        """latents (``latent_dims`` → (B, dim)) and the encoded text → ``{"images": [stage
+        images, lowest resolution first], **extras}``. ``generator`` is the network to run:
+        ``self.generator`` when None (training), the EMA copy when generating."""
         raise NotImplementedError
 
-    def final_images(self, generated):
-        """The highest-resolution images of ``generate_images``' output (B, S, S, 3)."""
-        return generated
+    def discriminator_losses(self, batch, text, generated, fake_text, training=True) -> dict:
+        """Scalars with ``d_loss`` (what the discriminators minimise) and parts to track.
 
-    def discriminator_losses(self, images, text, fake, fake_text, training=True):
-        """dict of scalars with ``d_loss`` (what D minimises) and any parts to track."""
+        ``batch``: the real batch (``batch_keys``); ``text``: its encoded captions;
+        ``generated``: ``generate_images``' output (copies·B rows); ``fake_text``: its text."""
         raise NotImplementedError
 
-    def generator_losses(self, fake, fake_text, noise, training=True):
-        """dict of scalars with ``g_loss`` (without mode seeking) and parts to track."""
+    def generator_losses(self, batch, text, generated, fake_text, latents,
+                         training=True) -> dict:
+        """Scalars with ``g_loss`` (before the loss terms) and parts to track."""
         raise NotImplementedError
 
     def tracked_losses(self):
-        """Names of the losses ``train_step`` returns, in order."""
+        """Names of the family's own losses ``train_step`` returns, in order."""
         raise NotImplementedError
 
-    # -- shared machinery -------------------------------------------------------------------
+    # -- what the base derives -------------------------------------------------------------
+    @property
+    def batch_keys(self) -> tuple:
+        """The dataset keys ``train_step`` reads: the family's and its loss terms'."""
+        keys = list(self.BATCH_KEYS)
+        for term in self.loss_terms:
+            keys += [k for k in term.batch_keys if k not in keys]
+        return tuple(keys)
+
+    @property
+    def copies(self) -> int:
+        """Latent draws per caption in a training step (2 with mode seeking)."""
+        return max([1] + [term.copies for term in self.loss_terms])
+
+    def frozen_modules(self) -> dict:
+        """``{argument name: module}`` of the frozen modules the model holds."""
+        return {name: getattr(self, name) for name in self.FROZEN
+                if getattr(self, name, None) is not None}
+
+    def networks(self) -> dict:
+        """``{name: network}`` of the trained networks and the EMA copy (checkpoints)."""
+        found = {self.generator.name: self.generator}
+        found.update({d.name: d for d in self.discriminators})
+        if self.generator_ema is not None:
+            found[self.generator_ema.name] = self.generator_ema
+        return found
+
+    @property
+    def discriminator_variables(self) -> list:
+        return [v for d in self.discriminators for v in d.trainable_variables]
+
     @property
     def inference_generator(self):
         """The generator that ``call`` and ``generate`` use: the EMA copy if any."""
         return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @staticmethod
+    def final_images(generated):
+        """The highest-resolution images of ``generate_images``' output (B, S, S, 3)."""
+        return generated["images"][-1]
 
     def update_ema(self):
         """θ_ema ← d·θ_ema + (1 − d)·θ on every replica (a merge call under tf.distribute)."""
@@ -178,28 +280,38 @@ class TextToImageGAN(keras.Model):
         return {"words": tf.stop_gradient(words), "sentence": tf.stop_gradient(sentence),
                 "word_mask": tf.not_equal(tokens, 0)}
 
-    def sample_noise(self, batch_size):
-        """N(0, I) noise (batch_size, nz) for this replica's slice of the global batch."""
+    def sample_latents(self, batch_size) -> dict:
+        """Every latent, (batch_size, dim) each, for this replica's slice of the global
+        batch, from the model's seed generator (training)."""
         replica, replicas = _replica_context()
-        noise = keras.random.normal((batch_size * replicas, self.noise_dim),
-                                    seed=self.seed_generator)
-        return noise[replica * batch_size:(replica + 1) * batch_size]
+        latents = {}
+        for name, dim in self.latent_dims().items():
+            value = keras.random.normal((batch_size * replicas, dim), seed=self.seed_generator)
+            latents[name] = value[replica * batch_size:(replica + 1) * batch_size]
+        return latents
 
-    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
-        """Compiles with one optimizer per network (``optimizer`` is not used).
+    def latents_from_seeds(self, seeds, truncation=None) -> dict:
+        """Every latent from per-caption int seeds (inference): latent k of caption i is a
+        function of ``seeds[i]`` and k alone."""
+        return {name: noise_from_seeds(seeds, dim, NOISE_STREAM + k, truncation)
+                for k, (name, dim) in enumerate(self.latent_dims().items())}
 
-        Defaults to DF-GAN's Adam: G 1e-4, D 4e-4, betas (0, 0.9).
-        """
-        kwargs.pop("optimizer", None)
+    def compile(self, g_optimizer=None, d_optimizer=None, optimizer=None, **kwargs):
+        """One optimizer for the generator and one for all the discriminators (the family's
+        defaults where not given)."""
+        if optimizer is not None:
+            raise ValueError(f"{type(self).__name__}.compile takes g_optimizer= and "
+                             "d_optimizer= (one optimizer per network role), not optimizer=.")
         super().compile(optimizer=None, **kwargs)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(4e-4, beta_1=0.0, beta_2=0.9)
+        if g_optimizer is None or d_optimizer is None:
+            default_g, default_d = self.default_optimizers()
+            g_optimizer, d_optimizer = g_optimizer or default_g, d_optimizer or default_d
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         # Built here, not lazily inside the replicated step (ecosystem.md §2: lazy builds
         # break under MirroredStrategy).
         self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        names = (list(self.tracked_losses()) + (["ms"] if self.mode_seeking else [])
-                 + (["damsm"] if self.damsm_weight else []))
+        self.d_optimizer.build(self.discriminator_variables)
+        names = list(self.tracked_losses()) + [term.name for term in self.loss_terms]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def get_compile_config(self):
@@ -217,41 +329,49 @@ class TextToImageGAN(keras.Model):
         return list(self.trackers.values())
 
     def call(self, inputs, training=None):
-        """Images for ``inputs["tokens"]`` with ``inputs["noise"]`` (or fresh noise)."""
+        """Final images for ``inputs["tokens"]`` with ``inputs["latents"]`` (or fresh ones)."""
         text = self.encode_text(inputs["tokens"])
-        noise = inputs.get("noise")
-        if noise is None:
-            noise = self.sample_noise(tf.shape(inputs["tokens"])[0])
-        return self.final_images(self.generate_images(noise, text, training=training,
+        latents = inputs.get("latents")
+        if latents is None:
+            latents = self.sample_latents(tf.shape(inputs["tokens"])[0])
+        return self.final_images(self.generate_images(latents, text, training=training,
                                                       generator=self.inference_generator))
 
-    def _fake_inputs(self, text, batch):
-        """Noise and text for the generator: two noise vectors per caption with mode seeking."""
-        copies = 2 if self.mode_seeking else 1
-        noise = self.sample_noise(batch * copies)
-        if copies == 1:
-            return noise, text
-        return noise, {k: tf.concat([v, v], axis=0) for k, v in text.items()}
+    def _fake_inputs(self, text, batch_size):
+        """Latents and text for the generator: ``copies`` latent draws per caption."""
+        latents = self.sample_latents(batch_size * self.copies)
+        if self.copies == 1:
+            return latents, text
+        return latents, {k: tf.concat([v] * self.copies, axis=0) for k, v in text.items()}
+
+    def _batch(self, data):
+        missing = [k for k in self.batch_keys if k not in data]
+        if missing:
+            raise ValueError(f"{type(self).__name__} trains on batches with {self.batch_keys}; "
+                             f"this one has no {missing}.")
+        return {k: tf.convert_to_tensor(data[k]) for k in self.batch_keys}
 
     def train_step(self, data):
-        images = tf.convert_to_tensor(data["image"])
-        text = self.encode_text(data["tokens"])
-        batch = tf.shape(images)[0]
+        batch = self._batch(data)
+        text = self.encode_text(batch["tokens"])
+        batch_size = tf.shape(batch["tokens"])[0]
         _, replicas = _replica_context()
-        noise, fake_text = self._fake_inputs(text, batch)
+        latents, fake_text = self._fake_inputs(text, batch_size)
 
         with tf.GradientTape() as g_tape:
-            fake = self.generate_images(noise, fake_text, training=True)
+            generated = self.generate_images(latents, fake_text, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
                     d_values = self.discriminator_losses(
-                        images, text, tf.nest.map_structure(tf.stop_gradient, fake), fake_text)
+                        batch, text, tf.nest.map_structure(tf.stop_gradient, generated),
+                        fake_text)
                     d_scaled = d_values["d_loss"] / replicas
-                d_vars = self.discriminator.trainable_variables
+                d_vars = self.discriminator_variables
                 self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
-            # D has been updated: the G step scores the same fakes with the new D.
-            g_values = self._add_regularisers(
-                self.generator_losses(fake, fake_text, noise), fake, fake_text, noise, batch)
+            # The discriminators have been updated: the G step scores the same fakes with them.
+            g_values = self._add_terms(
+                self.generator_losses(batch, text, generated, fake_text, latents),
+                batch, generated, fake_text, latents, batch_size)
             g_scaled = g_values["g_loss"] / replicas
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
@@ -260,34 +380,26 @@ class TextToImageGAN(keras.Model):
         return self._track({**d_values, **g_values})
 
     def test_step(self, data):
-        images = tf.convert_to_tensor(data["image"])
-        text = self.encode_text(data["tokens"])
-        batch = tf.shape(images)[0]
-        noise, fake_text = self._fake_inputs(text, batch)
-        fake = self.generate_images(noise, fake_text, training=False)
-        values = {**self.discriminator_losses(images, text, fake, fake_text, training=False),
-                  **self._add_regularisers(
-                      self.generator_losses(fake, fake_text, noise, training=False),
-                      fake, fake_text, noise, batch)}
+        batch = self._batch(data)
+        text = self.encode_text(batch["tokens"])
+        batch_size = tf.shape(batch["tokens"])[0]
+        latents, fake_text = self._fake_inputs(text, batch_size)
+        generated = self.generate_images(latents, fake_text, training=False)
+        values = {**self.discriminator_losses(batch, text, generated, fake_text, training=False),
+                  **self._add_terms(self.generator_losses(batch, text, generated, fake_text,
+                                                          latents, training=False),
+                                    batch, generated, fake_text, latents, batch_size)}
         return self._track(values)
 
-    def _add_regularisers(self, g_values, fake, fake_text, noise, batch):
-        """The generator's losses with mode seeking (``ms``, already weighted) and the DAMSM
-        loss (``damsm``, tracked unweighted) added to ``g_loss`` when they are on."""
-        final = self.final_images(fake)
-        if self.mode_seeking:
-            g_values["ms"] = losses.mode_seeking_loss(final[:batch], final[batch:], noise[:batch],
-                                                      noise[batch:], weight=self.mode_seeking)
-            g_values["g_loss"] = g_values["g_loss"] + g_values["ms"]
-        if self.damsm_weight:
-            # With mode seeking each caption is in the batch twice: each half is scored as a
-            # batch of its own, so no caption is its own negative and the negatives are as many.
-            halves = 2 if self.mode_seeking else 1
-            g_values["damsm"] = tf.add_n([
-                self.damsm_loss(final[h * batch:(h + 1) * batch],
-                                {k: v[h * batch:(h + 1) * batch] for k, v in fake_text.items()})
-                for h in range(halves)]) / halves
-            g_values["g_loss"] = g_values["g_loss"] + self.damsm_weight * g_values["damsm"]
+    def _add_terms(self, g_values, batch, generated, fake_text, latents, batch_size):
+        """The generator's losses with every loss term tracked and added to ``g_loss``."""
+        if not self.loss_terms:
+            return g_values
+        inputs = TermInputs(self.final_images(generated), fake_text, latents, batch,
+                            batch_size, self.copies, generated)
+        for term in self.loss_terms:
+            g_values[term.name] = term(self, inputs)
+            g_values["g_loss"] = g_values["g_loss"] + term.contribution(g_values[term.name])
         return g_values
 
     def damsm_loss(self, images, text, class_ids=None):
@@ -309,27 +421,19 @@ class TextToImageGAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     # -- inference ------------------------------------------------------------------------
-    def generate_from_tokens(self, tokens, seeds):
-        """float32 images in [-1, 1] (B, S, S, 3) for tokens (B, T) and int seeds (B,)."""
-        noise = noise_from_seeds(seeds, self.noise_dim)
+    def generate_stages_from_tokens(self, tokens, seeds, truncation=None) -> list:
+        """float32 images in [-1, 1], one (B, s, s, 3) array per stage (lowest resolution
+        first), for tokens (B, T) and int seeds (B,)."""
+        latents = self.latents_from_seeds(seeds, truncation)
         text = self.encode_text(tokens)
-        return self.final_images(self.generate_images(noise, text, training=False,
-                                                      generator=self.inference_generator))
+        return self.generate_images(latents, text, training=False,
+                                    generator=self.inference_generator)["images"]
 
-    def generate(self, captions, seed=0, seeds=None):
-        """Generates one image per caption.
+    def generate_from_tokens(self, tokens, seeds, truncation=None):
+        """float32 final images in [-1, 1] (B, S, S, 3) for tokens (B, T) and seeds (B,)."""
+        return self.generate_stages_from_tokens(tokens, seeds, truncation)[-1]
 
-        Caption i uses the noise of seed ``seeds[i]`` (default ``seed + i``): the same caption
-        and seed always give the same image, whatever else is in the batch.
-
-        Args:
-            captions: str or list of str.
-            seed: int. Defaults to 0.
-            seeds: list of int, one per caption. Overrides ``seed``.
-
-        Returns:
-            uint8 numpy array (B, S, S, 3).
-        """
+    def _check_request(self, captions, seed, seeds):
         if isinstance(captions, str):
             captions = [captions]
         captions = list(captions)
@@ -343,19 +447,107 @@ class TextToImageGAN(keras.Model):
                              f"({self.max_batch}); generate in smaller batches.")
         if seeds is None:
             seeds = [int(seed) + i for i in range(len(captions))]
+        seeds = list(seeds)
         if len(seeds) != len(captions):
             raise ValueError(f"{len(seeds)} seeds for {len(captions)} captions.")
-        tokens = self.text_encoder.tokenizer(tf.constant(captions))
-        images = self.generate_from_tokens(tokens, np.asarray(seeds, np.int64))
-        return to_uint8(images).numpy()
+        return self.text_encoder.tokenizer(tf.constant(captions)), np.asarray(seeds, np.int64)
+
+    def generate(self, captions, seed=0, seeds=None, truncation=None):
+        """Generates one image per caption.
+
+        Caption i uses the latents of seed ``seeds[i]`` (default ``seed + i``): the same
+        caption and seed always give the same image, whatever else is in the batch.
+
+        Args:
+            captions: str or list of str.
+            seed: int. Defaults to 0.
+            seeds: list of int, one per caption. Overrides ``seed``.
+            truncation: float or None. Latents from a normal truncated to ±2 σ times this
+                (DF-GAN evaluates with 0.88, ``DFGAN_TRUNCATION``); None, the default, N(0, I).
+
+        Returns:
+            uint8 numpy array (B, S, S, 3).
+        """
+        tokens, seeds = self._check_request(captions, seed, seeds)
+        return to_uint8(self.generate_from_tokens(tokens, seeds, truncation)).numpy()
+
+    def generate_stages(self, captions, seed=0, seeds=None, truncation=None) -> list:
+        """Like ``generate``, one uint8 array per stage of the generator (lowest first)."""
+        tokens, seeds = self._check_request(captions, seed, seeds)
+        return [to_uint8(images).numpy()
+                for images in self.generate_stages_from_tokens(tokens, seeds, truncation)]
+
+    # -- presets ---------------------------------------------------------------------------
+    @classmethod
+    def from_preset(cls, preset, text_encoder=None, image_encoder=None, **overrides):
+        """A model of this family from a named preset or a ``save_to_preset`` directory.
+
+        Args:
+            preset: str. A name of ``PRESETS`` (then ``text_encoder`` is required, and
+                ``image_encoder`` when the preset uses the DAMSM loss), or a directory
+                written by ``save_to_preset`` (then nothing else is needed: the trained
+                model comes back with its encoders and vocabulary).
+            text_encoder: DAMSMTextEncoder pretrained on the preset's dataset.
+            image_encoder: DAMSMImageEncoder pretrained with it.
+            **overrides: constructor kwargs that replace the named preset's.
+        """
+        directory = Path(preset)
+        if (directory / PRESET_CONFIG_FILE).is_file():
+            if text_encoder is not None or image_encoder is not None or overrides:
+                raise ValueError(f"{directory} is a saved model; it loads as it was saved (no "
+                                 "encoders or overrides).")
+            config = json.loads((directory / PRESET_CONFIG_FILE).read_text())
+            model = keras.saving.deserialize_keras_object(config)
+            if not isinstance(model, cls):
+                raise ValueError(f"{directory} holds a {type(model).__name__}, not a "
+                                 f"{cls.__name__}.")
+            model.load_weights(directory / PRESET_WEIGHTS_FILE)
+            return model
+        if preset not in cls.PRESETS:
+            raise ValueError(f"Unknown {cls.__name__} preset {preset!r}; valid presets: "
+                             f"{', '.join(cls.PRESETS)} (or a save_to_preset directory).")
+        if text_encoder is None:
+            raise ValueError(f"{cls.__name__} needs a pretrained text encoder: pass "
+                             "text_encoder= (e.g. from `keras-t2i pretrain damsm`, "
+                             "kt.pretrain.load_encoders).")
+        kwargs = {**cls.PRESETS[preset]["config"], **overrides}
+        if image_encoder is not None:
+            kwargs["image_encoder"] = image_encoder
+        return cls(text_encoder, **kwargs)
+
+    def save_to_preset(self, directory, metadata=None):
+        """Writes the model so that ``from_preset(directory)`` loads it with no other
+        argument: ``config.json`` (the model's config, encoders and vocabulary included),
+        ``model.weights.h5``, ``vocabulary.txt``, the DAMSM pair (``text_encoder.keras``,
+        ``image_encoder.keras``: the directory also serves as ``--text-encoder``) and
+        ``metadata.json`` (package version, class, training step, and ``metadata``)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / PRESET_CONFIG_FILE).write_text(
+            json.dumps(keras.saving.serialize_keras_object(self), indent=1))
+        self.save_weights(directory / PRESET_WEIGHTS_FILE)
+        (directory / PRESET_VOCABULARY_FILE).write_text(
+            "\n".join(self.text_encoder.tokenizer.vocabulary) + "\n")
+        self.text_encoder.save(directory / TEXT_ENCODER_FILE)
+        if self.image_encoder is not None:
+            self.image_encoder.save(directory / IMAGE_ENCODER_FILE)
+        step = None if self.g_optimizer is None else int(self.g_optimizer.iterations.numpy())
+        (directory / PRESET_METADATA_FILE).write_text(json.dumps({
+            "package": "keras_t2i", "package_version": __version__,
+            "class_name": type(self).__name__, "training_step": step,
+            "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **(metadata or {})}, indent=2, sort_keys=True))
+        return directory
 
     def get_config(self):
-        return {**super().get_config(), "text_encoder": keras.layers.serialize(self.text_encoder),
-                "noise_dim": self.noise_dim, "mode_seeking": self.mode_seeking,
-                "max_batch": self.max_batch, "ema_decay": self.ema_decay,
-                "damsm_weight": self.damsm_weight,
-                "image_encoder": (None if self.image_encoder is None
-                                  else keras.layers.serialize(self.image_encoder))}
+        config = {**super().get_config(), "noise_dim": self.noise_dim,
+                  "mode_seeking": self.mode_seeking, "max_batch": self.max_batch,
+                  "ema_decay": self.ema_decay, "damsm_weight": self.damsm_weight,
+                  "damsm_class_mask": self.damsm_class_mask}
+        for name in self.FROZEN:
+            module = getattr(self, name, None)
+            config[name] = None if module is None else keras.layers.serialize(module)
+        return config
 
 
 def to_uint8(images):

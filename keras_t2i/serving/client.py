@@ -25,7 +25,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from keras_t2i.export import IMAGES_SIGNATURE, PNG_SIGNATURE
+from keras_t2i.serving.layout import IMAGES_SIGNATURE, PNG_SIGNATURE
 
 # Image batches outgrow gRPC's default 4 MiB receive limit (ecosystem.md §4).
 MAX_MESSAGE_BYTES = 256 << 20

@@ -37,7 +37,7 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, predict_pb2
 
-from keras_t2i.export import IMAGES_SIGNATURE
+from keras_t2i.serving.layout import IMAGES_SIGNATURE
 from keras_t2i.serving.server import (
     Service,
     _Abort,

@@ -1,5 +1,6 @@
 """Exported models on disk: find a base path's versions and run one (``generate --model``,
-the server). Pure TensorFlow: nothing here needs the package's Keras models."""
+the server). Pure TensorFlow: nothing here imports Keras or the package's models; the
+tokenizer's tensorflow-text ops are registered from their libraries (``load_text_ops``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before a load)
 
-from keras_t2i.export import (
+from keras_t2i.serving.layout import (
     IMAGES_SIGNATURE,
     PNG_SIGNATURE,
+    load_text_ops,
     parse_version,
     read_metadata,
     version_dirs,
@@ -68,6 +69,7 @@ class LocalModel:
         self.directory = resolve_version_dir(path, version)
         self.version = parse_version(self.directory.name)
         self.metadata = read_metadata(self.directory)
+        load_text_ops()
         self.loaded = tf.saved_model.load(str(self.directory))
         self.signatures = dict(self.loaded.signatures)
 

@@ -7,6 +7,8 @@ Equations and sizes: seeds.md §1.2-1.4; Xu et al., AttnGAN, CVPR 2018, §3.2.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import tensorflow as tf
 
@@ -361,3 +363,26 @@ class DAMSM(keras.Model):
             gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             text_clip_norm=self.text_clip_norm)
         return config
+
+
+# A DAMSM pair on disk (``keras-t2i pretrain damsm --out DIR``, a run's ``damsm/``, a preset).
+TEXT_ENCODER_FILE = "text_encoder.keras"
+IMAGE_ENCODER_FILE = "image_encoder.keras"
+
+
+def load_encoders(directory):
+    """(text_encoder, image_encoder) saved in ``directory``: a ``keras-t2i pretrain damsm``
+    run, a training run's ``damsm/`` or a model preset (``save_to_preset``)."""
+    directory = Path(directory)
+    found = []
+    for name in (TEXT_ENCODER_FILE, IMAGE_ENCODER_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"No {name} in {directory}: is it the --out directory of "
+                                    "`keras-t2i pretrain damsm`?")
+        try:
+            found.append(keras.saving.load_model(path))
+        except Exception as err:  # a truncated or foreign file: say which one
+            raise ValueError(f"Cannot read {path} (damaged, or not a saved Keras model): "
+                             f"{type(err).__name__}: {err}") from None
+    return tuple(found)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fixtures import write_cub
 
-from keras_t2i import evaluate as ev
+from keras_t2i import evaluation as ev
 from keras_t2i.metrics import inception
 
 

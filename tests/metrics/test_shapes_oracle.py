@@ -3,11 +3,12 @@ import pytest
 
 from keras_t2i.data import shapes as shapes_data
 from keras_t2i.metrics import shapes_oracle as so
+from keras_t2i.metrics.shapes_oracle import training as oracle_training
 
 
 def test_cell_targets_follow_the_scene_objects():
     generator = shapes_data.ShapesGenerator(max_objects=4, seed=0)
-    images, targets = next(iter(so.oracle_dataset("train", 8, 8)))
+    images, targets = next(iter(oracle_training.oracle_dataset("train", 8, 8)))
     assert images.shape == (8, 64, 64, 3)
     assert -1.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
     for i in range(8):
@@ -54,7 +55,7 @@ def perfect_reading(targets):
 
 
 def test_scores_count_objects_cells_and_scenes():
-    data = list(so.oracle_dataset("train", 4, 4))
+    data = list(oracle_training.oracle_dataset("train", 4, 4))
     _, targets = data[0]
     truth = perfect_reading(targets)
     perfect = so.cell_accuracy(_Reader([truth]), data)
@@ -88,7 +89,8 @@ def test_scores_count_objects_cells_and_scenes():
 
 
 def test_training_lowers_the_loss():
-    oracle, report = so.train(out=None, steps=30, batch_size=16, width=8, test_scenes=32)
+    oracle, report = oracle_training.train(out=None, steps=30, batch_size=16, width=8,
+                                           test_scenes=32)
     assert report["final_loss"] < report["first_loss"]
     assert set(report["accuracy"]) == {"test_1_objects", "test_4_objects"}
 
@@ -97,14 +99,14 @@ def test_shipped_oracle_reads_held_out_real_scenes():
     """The weights in the package: ≥ 99 % per attribute on real test scenes (DESIGN §5)."""
     oracle = so.load_oracle()
     for objects in (1, 4):
-        accuracy = so.cell_accuracy(oracle, so.oracle_dataset("test", 300, 100,
+        accuracy = so.cell_accuracy(oracle, oracle_training.oracle_dataset("test", 300, 100,
                                                               max_objects=objects))
         for name in ("cells", "shape", "color", "size", "position", "count"):
             assert accuracy[name] >= 0.99, (objects, name, accuracy)
 
 
 def test_missing_weights_file_names_the_training_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="shapes_oracle train"):
+    with pytest.raises(FileNotFoundError, match="keras-t2i pretrain oracle"):
         so.load_oracle(tmp_path / "none.weights.h5")
 
 

@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from test_train import event_tags, tiny_train
+from fixtures import event_tags, tiny_train
 
 from keras_t2i import cli
-from keras_t2i import evaluate as ev
+from keras_t2i import evaluation as ev
 
 
 @pytest.fixture(autouse=True)
@@ -57,12 +57,12 @@ def test_real_images_are_the_sanity_rows(tiny_run):
 
 
 def test_reference_statistics_are_cached_with_their_protocol(tmp_path):
-    first = ev.shapes_reference(200, 64, 1)
+    first = ev.shapes.shapes_reference(200, 64, 1)
     files = list((tmp_path / "cache" / "reference_stats").glob("*.npz"))
     assert len(files) == 1
     with np.load(files[0]) as cached:
         assert "test scenes 0..199" in str(cached["protocol"])
-    again = ev.shapes_reference(200, 64, 1)
+    again = ev.shapes.shapes_reference(200, 64, 1)
     np.testing.assert_array_equal(first[0], again[0])
     assert first[1] == again[1] and np.sqrt(np.mean(first[0] ** 2)) == pytest.approx(1.0)
 
@@ -78,8 +78,8 @@ def test_evaluate_rejects_what_it_cannot_do(tiny_run):
         ev.evaluate(run=str(tiny_run), num_images=150)
     with pytest.raises(ValueError, match="either"):
         ev.evaluate(run=str(tiny_run), model="x")
-    assert ev.count_label(1000) == "1k" and ev.count_label(2500) == "2.5k"
-    assert ev.count_label(300) == "300"
+    assert ev.common.count_label(1000) == "1k" and ev.common.count_label(2500) == "2.5k"
+    assert ev.common.count_label(300) == "300"
 
 
 def test_cli_evaluates_a_saved_model(tiny_run, tmp_path, capsys):
@@ -99,7 +99,7 @@ def test_cli_evaluates_a_saved_model(tiny_run, tmp_path, capsys):
 
 def test_evaluate_callback_during_fit(encoder_dir, tmp_path):
     import keras_t2i as kt
-    from keras_t2i.pretrain import load_encoders
+    from keras_t2i.text.damsm import load_encoders
 
     text_encoder = load_encoders(encoder_dir)[0]
     gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
@@ -119,8 +119,8 @@ def test_evaluate_callback_during_fit(encoder_dir, tmp_path):
 
 def test_evaluate_callback_on_cub_uses_inception_once(encoder_dir, tmp_path, monkeypatch):
     import keras_t2i as kt
-    from keras_t2i.metrics import inception
-    from keras_t2i.pretrain import load_encoders
+    from keras_t2i.evaluation import callback as ev_callback
+    from keras_t2i.text.damsm import load_encoders
 
     built, calls = [], []
 
@@ -132,8 +132,8 @@ def test_evaluate_callback_on_cub_uses_inception_once(encoder_dir, tmp_path, mon
         calls.append(kwargs)
         return [{"name": "fid_200", "value": 1.0, "protocol": "p", "num_images": 200}]
 
-    monkeypatch.setattr(inception, "InceptionV3Features", FakeInception)
-    monkeypatch.setattr(ev, "evaluate_dataset", fake_evaluate_dataset)
+    monkeypatch.setattr(ev_callback, "InceptionV3Features", FakeInception)
+    monkeypatch.setattr(ev_callback.datasets, "evaluate_dataset", fake_evaluate_dataset)
     with pytest.raises(ValueError, match="inception_weights"):
         kt.callbacks.Evaluate(tmp_path, num_images=200, data="cub", data_dir=tmp_path)
     callback = kt.callbacks.Evaluate(tmp_path / "logs", num_images=200, data="cub",

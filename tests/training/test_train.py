@@ -10,34 +10,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import free_ports
+from fixtures import TINY, event_tags, free_ports, tiny_train
 from PIL import Image
 
 import keras_t2i as kt
 from keras_t2i import cli
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
-from keras_t2i.train import load_run, resolve_train_config, train
-
-TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects", "1",
-        "--no-export"]
-
-
-def tiny_train(out, encoder_dir, **kwargs):
-    options = dict(out=str(out), text_encoder=str(encoder_dir), image_size=16, nf=4,
-                   batch_size=4, data_options={"max_objects": 1}, checkpoint_every=2,
-                   sample_every=3, export_dir="")
-    options.update(kwargs)
-    return train(**options)
-
-
-def event_tags(directory):
-    tags = {}
-    for path in Path(directory).rglob("events.out.tfevents.*"):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                tags.setdefault(value.tag, set()).add(
-                    value.metadata.plugin_data.plugin_name or "scalar")
-    return tags
+from keras_t2i.training import load_run, resolve_train_config, train
 
 
 def test_config_resolution_follows_preset_then_flags():
@@ -51,7 +30,7 @@ def test_config_resolution_follows_preset_then_flags():
     config = resolve_train_config(preset="dfgan_cub_256")
     assert config["data"] == "cub" and config["epochs"] == 1301
     assert config["d_learning_rate"] == 4e-4
-    with pytest.raises(ValueError, match="valid presets"):
+    with pytest.raises(ValueError, match="valid recipes"):
         resolve_train_config(preset="nope")
     with pytest.raises(ValueError, match="strategy"):
         resolve_train_config(strategy="tpu")
@@ -71,8 +50,8 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
     budget, the run's data options and seed, and reuses it afterwards."""
     import shutil
 
-    from keras_t2i import pretrain
-    from keras_t2i.train import obtain_encoders
+    from keras_t2i.training import run as kt_run
+    from keras_t2i.training.run import obtain_encoders
 
     calls = []
 
@@ -80,7 +59,7 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
         calls.append(kwargs)
         shutil.copytree(encoder_dir, kwargs["out"])
 
-    monkeypatch.setattr(pretrain, "pretrain_damsm", fake_pretrain)
+    monkeypatch.setattr(kt_run, "pretrain_damsm", fake_pretrain)
     config = resolve_train_config(out=str(tmp_path / "run"), seed=3,
                                   data_options={"num_scenes": 50})
     encoder, image_encoder = obtain_encoders(config)
@@ -177,8 +156,8 @@ def test_checkpoint_restores_every_weight_of_every_network(tmp_path, encoder_dir
     """G, D and the EMA generator come back exactly (the EMA generator is reached by no
     optimizer, and Keras 3 layer lists are invisible to tf.train.Checkpoint)."""
     import keras_t2i as kt
-    from keras_t2i.pretrain import load_encoders
-    from keras_t2i.train import gan_checkpoint
+    from keras_t2i.text.damsm import load_encoders
+    from keras_t2i.training.checkpoint import gan_checkpoint
 
     text_encoder = load_encoders(encoder_dir)[0]
 
@@ -253,7 +232,7 @@ def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
 
 @pytest.mark.slow
 def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir):
-    job = Path(__file__).parent / "multi_worker_job.py"
+    job = Path(__file__).parent.parent / "multi_worker_job.py"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     single = subprocess.run([sys.executable, str(job), "--encoder-dir", str(encoder_dir),

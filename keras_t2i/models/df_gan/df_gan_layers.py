@@ -1,4 +1,4 @@
-"""DF-GAN building blocks: DFBlock, UpBlock (generator) and DownBlock (discriminator).
+"""DF-GAN's own layers: DFBlock, UpBlock (generator) and DownBlock (discriminator).
 
 Shapes and initialisations follow the CVPR'22 code (seeds.md §2.1; Tao et al., DF-GAN,
 CVPR 2022, §3.2-3.3). Tensors are channels-last: images (batch, height, width, channels),
@@ -7,14 +7,26 @@ conditions (batch, cond_dim).
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
 from keras_t2i import _backend  # noqa: F401
-from keras_t2i.layers.affine import Affine, torch_default_kernel
+from keras_t2i.layers.affine import Affine
+from keras_t2i.layers.torch_init import build_torch_layer, torch_default_kernel
+
+
+def channel_multipliers(image_size: int) -> list[int]:
+    """[min(2^k, 8) for k in 0..log2(S)−2]: the width multipliers from the image to 4×4."""
+    levels = math.log2(image_size)
+    if image_size < 8 or levels != int(levels):
+        raise ValueError(f"DF-GAN needs a power-of-two image size of at least 8, got {image_size}")
+    return [min(2**k, 8) for k in range(int(levels) - 1)]
 
 
 def conv(filters, kernel, strides=1, padding="same", use_bias=True, name=None):
+    """A Conv2D with PyTorch's default kernel init (its bias comes from ``build_torch_layer``)."""
     return keras.layers.Conv2D(filters, kernel, strides, padding=padding, use_bias=use_bias,
                                kernel_initializer=torch_default_kernel(), name=name)
 
@@ -88,11 +100,11 @@ class UpBlock(keras.layers.Layer):
               None if x_shape[2] is None else 2 * x_shape[2], self.in_channels)
         out = up[:3] + (self.out_channels,)
         self.fuse_0.build(x_shape, condition_shape)
-        self.conv_0.build(up)
+        build_torch_layer(self.conv_0, up)
         self.fuse_1.build(out, condition_shape)
-        self.conv_1.build(out)
+        build_torch_layer(self.conv_1, out)
         if self.shortcut is not None:
-            self.shortcut.build(x_shape)
+            build_torch_layer(self.shortcut, x_shape)
 
     def call(self, x, condition):
         # The reference upsamples first, then runs fuse_0 and the 1×1 shortcut on the large map.
@@ -147,7 +159,7 @@ class DownBlock(keras.layers.Layer):
                 None if x_shape[2] is None else x_shape[2] // 2, self.out_channels)
         self.conv_1.build(half)
         if self.shortcut is not None:
-            self.shortcut.build(half[:3] + (self.in_channels,))
+            build_torch_layer(self.shortcut, half[:3] + (self.in_channels,))
         self.gamma = self.add_weight(shape=(), initializer="zeros", name="gamma")
 
     def call(self, x):

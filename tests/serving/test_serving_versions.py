@@ -9,14 +9,9 @@ import pytest
 from fixtures import CAPTIONS, SEEDS
 from tensorflow_serving.apis import predict_pb2
 
-from keras_t2i.export import (
-    export_saved_model,
-    parse_version,
-    remove_stale_staging,
-    scan_versions,
-    version_dirs,
-)
+from keras_t2i.export import export_saved_model, remove_stale_staging
 from keras_t2i.serving import server as server_module
+from keras_t2i.serving.layout import parse_version, scan_versions, version_dirs
 from keras_t2i.serving.savedmodel import LocalModel, resolve_version_dir
 from keras_t2i.serving.server import ModelRegistry, _Abort, parse_model_config
 

@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 import tensorflow as tf
-from test_train import tiny_train  # noqa: E402  (the tiny run options)
+from fixtures import tiny_train
 
 from keras_t2i import cli
-from keras_t2i.train import checkpoint_prefixes, resolve_train_config, train
+from keras_t2i.training import resolve_train_config, train
+from keras_t2i.training.checkpoint import checkpoint_prefixes
 
 
 def _numbers(run):
@@ -139,7 +140,7 @@ def test_what_a_killed_save_left_is_cleaned_and_a_run_without_state_is_not_overw
 
 
 def test_a_damaged_encoder_file_is_named(tmp_path, encoder_dir):
-    from keras_t2i.pretrain import load_encoders
+    from keras_t2i.text.damsm import load_encoders
 
     damaged = tmp_path / "damsm"
     shutil.copytree(encoder_dir, damaged)

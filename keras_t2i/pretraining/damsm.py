@@ -22,12 +22,16 @@ import tensorflow as tf
 from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
 from keras_t2i import data as kt_data
 from keras_t2i.metrics.r_precision import r_precision
-from keras_t2i.text.damsm import DAMSM, DAMSMImageEncoder, DAMSMTextEncoder
+from keras_t2i.text.damsm import (
+    DAMSM,
+    IMAGE_ENCODER_FILE,
+    TEXT_ENCODER_FILE,
+    DAMSMImageEncoder,
+    DAMSMTextEncoder,
+)
 from keras_t2i.version import __version__
 
 EVAL_BATCH_SIZE = 200
-TEXT_ENCODER_FILE = "text_encoder.keras"
-IMAGE_ENCODER_FILE = "image_encoder.keras"
 
 DAMSM_DEFAULTS = {
     "data": "shapes",
@@ -106,23 +110,6 @@ def encode_split(text_encoder, image_encoder, dataset):
         text_codes.append(sentence.numpy())
         class_ids.append(batch["class_id"].numpy())
     return np.concatenate(image_codes), np.concatenate(text_codes), np.concatenate(class_ids)
-
-
-def load_encoders(directory):
-    """(text_encoder, image_encoder) saved by a DAMSM pretraining run in ``directory``."""
-    directory = Path(directory)
-    found = []
-    for name in (TEXT_ENCODER_FILE, IMAGE_ENCODER_FILE):
-        path = directory / name
-        if not path.is_file():
-            raise FileNotFoundError(f"No {name} in {directory}: is it the --out directory of "
-                                    "`keras-t2i pretrain damsm`?")
-        try:
-            found.append(keras.saving.load_model(path))
-        except Exception as err:  # a truncated or foreign file: say which one
-            raise ValueError(f"Cannot read {path} (damaged, or not a saved Keras model): "
-                             f"{type(err).__name__}: {err}") from None
-    return tuple(found)
 
 
 def pretrain_damsm(**overrides) -> dict:

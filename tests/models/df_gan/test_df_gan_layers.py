@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 from harness import run_layer_checks
 
-from keras_t2i.layers import Affine, DFBlock, DownBlock, UpBlock
+from keras_t2i.layers import Affine
+from keras_t2i.models.df_gan import DFBlock, DownBlock, UpBlock
 
 RNG = np.random.default_rng(0)
 

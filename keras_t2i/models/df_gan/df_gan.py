@@ -10,19 +10,21 @@ from keras_t2i import (
     _backend,  # noqa: F401
     losses,
 )
-from keras_t2i.models.base import TextToImageGAN
-from keras_t2i.models.df_gan_networks import DFGANDiscriminator, DFGANGenerator
+from keras_t2i.models.base import TextToImageGAN, _frozen
+from keras_t2i.models.df_gan.df_gan_discriminator import DFGANDiscriminator
+from keras_t2i.models.df_gan.df_gan_generator import DFGANGenerator
+from keras_t2i.models.df_gan.df_gan_presets import PRESETS
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")
 class DFGAN(TextToImageGAN):
-    """DF-GAN, optionally with MSGAN's mode seeking.
+    """DF-GAN, optionally with MSGAN's mode seeking and the DAMSM loss.
 
     Per batch (CVPR'22 ``modules.train``): encode the captions with the frozen text encoder;
     D step on L_D = hinge(real) + ½·hinge(fake) + ½·hinge(mismatched) + MA-GP, where the
     mismatched pairs score each real image's features against the next caption of the batch;
-    then a G step on −E[D(G(z, e), e)] (+ the mode-seeking term when ``mode_seeking > 0``, + λ·
-    L_DAMSM when ``damsm_weight > 0``).
+    then a G step on −E[D(G(z, e), e)] with the updated D (+ the mode-seeking term when
+    ``mode_seeking > 0``, + λ·L_DAMSM when ``damsm_weight > 0``).
 
     Args:
         text_encoder: DAMSMTextEncoder, pretrained (``keras-t2i pretrain damsm``).
@@ -37,12 +39,13 @@ class DFGAN(TextToImageGAN):
             code; 0.999 is usual). Defaults to 0.
         image_encoder: DAMSMImageEncoder, pretrained with ``text_encoder``; only needed with
             ``damsm_weight``.
-        damsm_weight: float. λ of the DAMSM loss on the generator (``TextToImageGAN``); 0,
-            the default, is the paper's DF-GAN (its code has the term commented out).
+        damsm_weight: float. λ of the DAMSM loss on the generator; 0, the default, is the
+            paper's DF-GAN (its code has the term commented out).
+        **kwargs: the base's (``damsm_class_mask``) and Keras' (``name``).
 
     Example:
     >>> gan = kt.models.DFGAN(text_encoder, image_size=64)
-    >>> gan.compile()   # Adam G 1e-4, D 4e-4, betas (0, 0.9)
+    >>> gan.compile()   # Adam G 1e-4, D 4e-4, betas (0, 0.9), as the reference code
     >>> gan.fit(kt.data.load("shapes", "train", tokenizer=text_encoder.tokenizer), epochs=1)
     >>> gan.generate(["a small red circle in the center"], seed=0)   # uint8 (1, 64, 64, 3)
 
@@ -50,14 +53,15 @@ class DFGAN(TextToImageGAN):
     Synthesis, CVPR 2022 (eq. 3-5).
     """
 
+    PRESETS = PRESETS
+
     def __init__(self, text_encoder, image_size=64, nf=32, noise_dim=100, mode_seeking=0.0,
                  gp_weight=2.0, gp_power=6.0, max_batch=64, ema_decay=0.0, **kwargs):
-        if isinstance(text_encoder, dict):
-            text_encoder = keras.layers.deserialize(text_encoder)
+        text_encoder = _frozen(text_encoder)
         cond_dim = text_encoder.feature_dim
         generator = DFGANGenerator(image_size, nf, noise_dim, cond_dim, name="generator")
         discriminator = DFGANDiscriminator(image_size, nf, cond_dim, name="discriminator")
-        super().__init__(text_encoder, generator, discriminator, noise_dim=noise_dim,
+        super().__init__(text_encoder, generator, [discriminator], noise_dim=noise_dim,
                          mode_seeking=mode_seeking, max_batch=max_batch, ema_decay=ema_decay,
                          **kwargs)
         self.image_size = int(image_size)
@@ -66,33 +70,24 @@ class DFGAN(TextToImageGAN):
         self.gp_power = float(gp_power)
 
     @classmethod
-    def from_preset(cls, name, text_encoder, **overrides):
-        """A DF-GAN from a preset of ``kt.models.presets`` (e.g. ``"dfgan_shapes_64"``).
+    def default_optimizers(cls):
+        # The CVPR'22 code: Adam G 1e-4, D (NetD + NetC) 4e-4, betas (0, 0.9), PyTorch's ε.
+        return (keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9, epsilon=1e-8),
+                keras.optimizers.Adam(4e-4, beta_1=0.0, beta_2=0.9, epsilon=1e-8))
 
-        Args:
-            name: str. The preset.
-            text_encoder: DAMSMTextEncoder pretrained on the preset's dataset.
-            **overrides: constructor kwargs that replace the preset's.
-        """
-        from keras_t2i.models.presets import get_preset
-
-        preset = get_preset(name)
-        if preset["family"] != "dfgan":
-            raise ValueError(f"Preset {name!r} is for {preset['family']!r}, not DF-GAN.")
-        if text_encoder is None:
-            raise ValueError("DF-GAN needs a pretrained text encoder: pass text_encoder= (e.g. "
-                             "from `keras-t2i pretrain damsm`, kt.pretrain.load_encoders).")
-        return cls(text_encoder, **{**preset["model"], **overrides})
+    @property
+    def discriminator(self):
+        return self.discriminators[0]
 
     def tracked_losses(self):
         return ("d_loss", "g_loss", "ma_gp", "d_real", "d_fake", "d_mismatch")
 
-    def generate_images(self, noise, text, training=None, generator=None):
+    def generate_images(self, latents, text, training=None, generator=None):
         generator = self.generator if generator is None else generator
-        return generator(noise, text["sentence"], training=training)
+        return {"images": [generator(latents["noise"], text["sentence"], training=training)]}
 
-    def discriminator_losses(self, images, text, fake, fake_text, training=True):
-        sentence = text["sentence"]
+    def discriminator_losses(self, batch, text, generated, fake_text, training=True):
+        images, sentence = batch["image"], text["sentence"]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([images, sentence])
             real_features = self.discriminator.features(images)
@@ -104,14 +99,14 @@ class DFGAN(TextToImageGAN):
         # Features of image i+1 with the sentence of image i (torch.cat(real[1:], real[:1])).
         mismatched_logits = self.discriminator.logits(tf.roll(real_features, -1, axis=0),
                                                       sentence)
-        fake_logits = self.discriminator(fake, fake_text["sentence"])
+        fake_logits = self.discriminator(self.final_images(generated), fake_text["sentence"])
         values = losses.hinge_discriminator_loss(real_logits, fake_logits, mismatched_logits)
         values["ma_gp"] = penalty
         values["d_loss"] = values["d_adv"] + penalty
         return values
 
-    def generator_losses(self, fake, fake_text, noise, training=True):
-        fake_logits = self.discriminator(fake, fake_text["sentence"])
+    def generator_losses(self, batch, text, generated, fake_text, latents, training=True):
+        fake_logits = self.discriminator(self.final_images(generated), fake_text["sentence"])
         return {"g_loss": losses.hinge_generator_loss(fake_logits)}
 
     def get_config(self):

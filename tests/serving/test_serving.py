@@ -18,8 +18,9 @@ from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import keras_t2i as kt
-from keras_t2i.export import export_saved_model, read_metadata, read_warmup, versions
+from keras_t2i.export import export_saved_model
 from keras_t2i.serving.client import Client, ServingError
+from keras_t2i.serving.layout import read_metadata, read_warmup, versions
 from keras_t2i.serving.rest import build_rest_server
 from keras_t2i.serving.savedmodel import LocalModel, resolve_version_dir
 from keras_t2i.serving.server import ModelRegistry, Service, build_server, parse_model_config
@@ -347,14 +348,14 @@ def test_model_config_is_read_like_tf_serving(tmp_path):
 def test_the_shipped_serving_config_parses():
     from pathlib import Path
 
-    shipped = Path(__file__).parent.parent / "serving" / "models.config"
+    shipped = Path(__file__).parents[2] / "serving" / "models.config"
     models = parse_model_config(shipped, {"/models": "."})
     assert models == {"dfgan_shapes_64": ("savedmodels/dfgan_shapes_64", None)}
 
 
 def test_cli_export_then_generate_locally_matches_the_run(tmp_path, encoder_dir):
     from keras_t2i import cli
-    from keras_t2i.train import train
+    from keras_t2i.training import train
 
     run = tmp_path / "run"
     result = train(out=str(run), text_encoder=str(encoder_dir), image_size=16, nf=4,
@@ -403,3 +404,18 @@ def test_serve_command_answers_then_stops_cleanly_on_sigterm(exported, tmp_path)
     text = (tmp_path / "serve.log").read_text()
     assert "Predict model=tiny signature=serving_default OK" in text
     assert "Shutting down" in text and "Stopped" in text
+
+
+def test_the_exported_model_follows_its_captions(exported):
+    """Two captions with one seed give different images, and a caption's image does not
+    depend on its neighbours in the batch (the fixture's model reads its captions)."""
+    model = LocalModel(exported["base"])
+    a, b = CAPTIONS[0], CAPTIONS[1]
+    same_seed = model.generate([a, b], [9, 9])
+    assert np.abs(same_seed[0].astype(int) - same_seed[1].astype(int)).mean() > 2
+    alone = model.generate([b], [9])
+    np.testing.assert_array_equal(alone[0], same_seed[1])
+    swapped = model.generate([b, a], [9, 9])
+    np.testing.assert_array_equal(swapped[::-1], same_seed)
+    other_seed = model.generate([a], [10])
+    assert not np.array_equal(other_seed[0], same_seed[0])

@@ -6,12 +6,9 @@ import tensorflow as tf
 import keras_t2i as kt
 from keras_t2i import losses
 from keras_t2i.models.base import noise_from_seeds, to_uint8
-from keras_t2i.models.df_gan_networks import (
-    DFGANDiscriminator,
-    DFGANGenerator,
-    discriminator_channels,
-    generator_channels,
-)
+from keras_t2i.models.df_gan import DFGANDiscriminator, DFGANGenerator
+from keras_t2i.models.df_gan.df_gan_discriminator import discriminator_channels
+from keras_t2i.models.df_gan.df_gan_generator import generator_channels
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 
 
@@ -25,7 +22,7 @@ def shapes_batch(tok, n=8, size=16, distinct=None):
     ds = kt.data.load("shapes", "test", image_size=size, batch_size=distinct or n,
                       num_scenes=distinct or n, tokenizer=tok, max_objects=1)
     batch = next(iter(ds))
-    batch = {"image": batch["image"], "tokens": batch["tokens"]}
+    batch = {k: batch[k] for k in ("image", "tokens", "class_id")}
     if distinct:  # the global batch holds the same examples twice
         batch = {k: tf.concat([v] * (n // distinct), axis=0) for k, v in batch.items()}
     return batch
@@ -98,23 +95,29 @@ def test_damsm_loss_on_the_generator(text_encoder, image_encoder):
     batch = shapes_batch(text_encoder.tokenizer)
     text = gan.encode_text(batch["tokens"])
     images = batch["image"]
-    # L_DAMSM is the sum of the word- and sentence-level losses on the image encoder's reading
+    # L_DAMSM is the sum of the word- and sentence-level losses on the image encoder's reading,
+    # with the pairs of one class left out of each other's softmax.
+    class_ids = batch["class_id"]
     regions, image_global = image_encoder(images)
     want = (sum(losses.damsm_word_loss(text["words"], tf.reshape(regions, (8, -1, 16)),
-                                       text["word_mask"]))
-            + sum(losses.damsm_sentence_loss(text["sentence"], image_global)))
-    np.testing.assert_allclose(gan.damsm_loss(images, text), want, rtol=1e-5)
-    values = gan._add_regularisers({"g_loss": tf.constant(1.0)}, images, text, None, 8)
+                                       text["word_mask"], class_ids))
+            + sum(losses.damsm_sentence_loss(text["sentence"], image_global, class_ids)))
+    np.testing.assert_allclose(gan.damsm_loss(images, text, class_ids), want, rtol=1e-5)
+    assert gan.batch_keys == ("image", "tokens", "class_id")
+    values = gan._add_terms({"g_loss": tf.constant(1.0)}, batch, {"images": [images]}, text,
+                            {}, 8)
+    np.testing.assert_allclose(values["damsm"], want, rtol=1e-5)
     np.testing.assert_allclose(values["g_loss"], 1.0 + 2.0 * values["damsm"], rtol=1e-6)
-    # With mode seeking every caption is in the batch twice and each half is scored alone:
+    # With mode seeking every caption is in the batch twice and each copy is scored alone:
     # a batch of exact duplicates scores as the batch itself.
-    gan.mode_seeking = 1.0
+    both = kt.models.DFGAN(text_encoder, image_size=16, nf=4, damsm_weight=2.0,
+                           mode_seeking=1.0, image_encoder=image_encoder)
+    assert both.copies == 2 and [t.name for t in both.loss_terms] == ["ms", "damsm"]
     twice = {k: tf.concat([v, v], axis=0) for k, v in text.items()}
-    noise = tf.zeros((16, 100))
-    doubled = gan._add_regularisers({"g_loss": tf.constant(1.0)}, tf.concat([images, images], 0),
-                                    twice, noise, 8)
+    doubled = both._add_terms({"g_loss": tf.constant(1.0)}, batch,
+                              {"images": [tf.concat([images, images], 0)]}, twice,
+                              {"noise": tf.random.normal((16, 100))}, 8)
     np.testing.assert_allclose(doubled["damsm"], want, rtol=1e-5)
-    gan.mode_seeking = 0.0
     e_before = [w.numpy().copy() for w in image_encoder.weights]
     logs = gan.train_step(batch)
     assert "damsm" in logs and np.isfinite(float(logs["damsm"])) and float(logs["damsm"]) > 0
@@ -220,3 +223,66 @@ def test_mirrored_strategy_matches_one_device_on_the_first_step(text_encoder):
         assert got[name][0] == pytest.approx(expected[name][0], rel=1e-4, abs=1e-5), name
     for a, b in zip(single.get_weights(), mirrored.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_biases_start_as_pytorchs():
+    """Linear/Conv biases U(±1/√fan_in), as torch's defaults (Keras starts them at 0); the
+    Affine output layers keep their explicit identity start."""
+    g = DFGANGenerator(16, nf=4, noise_dim=10, cond_dim=6)
+    d = DFGANDiscriminator(16, nf=4, cond_dim=6)
+    checked = 0
+    for layer in [*g._flatten_layers(), *d._flatten_layers()]:
+        bias = getattr(layer, "bias", None)
+        if bias is None or layer.name in ("gamma_out", "beta_out"):
+            continue
+        fan_in = int(np.prod(layer.kernel.shape[:-1]))
+        values = bias.numpy()
+        assert np.abs(values).max() <= 1 / np.sqrt(fan_in) + 1e-7, layer.name
+        assert np.abs(values).max() > 0.1 / np.sqrt(fan_in), layer.name  # not zeros
+        checked += 1
+    assert checked >= 10
+    affine = next(x for x in g._flatten_layers() if x.name == "affine_0")
+    np.testing.assert_array_equal(affine.gamma_out.bias.numpy(), 1.0)
+    np.testing.assert_array_equal(affine.beta_out.bias.numpy(), 0.0)
+
+
+def test_one_step_computes_the_papers_losses_and_scores_fakes_with_the_updated_d(text_encoder):
+    """train_step's d_loss is hinge(real) + ½(hinge(fake) + hinge(mismatched)) + MA-GP,
+    recomputed here from the networks; its g_loss is −D(G(z, e), e) with D after its step."""
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.5), d_optimizer=keras.optimizers.SGD(0.5))
+    batch = shapes_batch(text_encoder.tokenizer)
+    noise = tf.random.stateless_normal((8, 100), seed=[1, 2])
+    gan.sample_latents = lambda n: {"noise": noise[:n]}
+    sentence = gan.encode_text(batch["tokens"])["sentence"]
+    images = tf.convert_to_tensor(batch["image"])
+    g_before = [w.numpy() for w in gan.generator.weights]
+
+    fake = gan.generator(noise, sentence)
+    d = gan.discriminator
+    real_logits = d(images, sentence).numpy()
+    fake_logits = d(fake, sentence).numpy()
+    mismatched = d.logits(tf.roll(d.features(images), -1, axis=0), sentence).numpy()
+    with tf.GradientTape() as tape:
+        tape.watch([images, sentence])
+        total = tf.reduce_sum(d(images, sentence))
+    grad_x, grad_e = tape.gradient(total, [images, sentence])
+    norms = np.sqrt((grad_x.numpy().reshape(8, -1) ** 2).sum(1) + (grad_e.numpy() ** 2).sum(1))
+    ma_gp = 2.0 * np.mean(norms ** 6)
+    hinge = (np.maximum(0, 1 - real_logits).mean()
+             + 0.5 * (np.maximum(0, 1 + fake_logits).mean()
+                      + np.maximum(0, 1 + mismatched).mean()))
+
+    logs = gan.train_step(batch)
+    assert float(logs["ma_gp"]) == pytest.approx(ma_gp, rel=1e-3)
+    assert float(logs["d_loss"]) == pytest.approx(hinge + ma_gp, rel=1e-4)
+    # The G step scored the fakes of the old G with the new D.
+    trained_g = [w.numpy() for w in gan.generator.weights]
+    gan.generator.set_weights(g_before)
+    old_fake = gan.generator(noise, sentence)
+    want = -float(np.mean(d(old_fake, sentence).numpy()))
+    assert float(logs["g_loss"]) == pytest.approx(want, rel=1e-4, abs=1e-6)
+    gan.generator.set_weights(trained_g)
+    assert any(not np.allclose(a, b) for a, b in zip(g_before, trained_g))
+    # ...and not with the D of before its step (which scored the fakes differently).
+    assert not np.isclose(want, -float(np.mean(fake_logits)), rtol=1e-3)

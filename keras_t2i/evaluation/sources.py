@@ -1,0 +1,81 @@
+"""What is evaluated: a run, a SavedModel or a model in memory, as one callable
+(captions, seeds) → uint8 images, with its description, latents' truncation and the data
+protocol it was trained on (so the test split it is scored on is that one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keras_t2i import _backend  # noqa: F401
+from keras_t2i.serving.savedmodel import LocalModel
+from keras_t2i.training.config import load_run_config
+from keras_t2i.training.run import data_protocol, load_run
+
+
+def noise_protocol(truncation) -> str:
+    """How the latents were drawn, for the metrics' protocols."""
+    if truncation is None:
+        return "latents N(0, I)"
+    return f"latents from a normal truncated to ±2σ, times {truncation:g}"
+
+
+class Generator:
+    """A callable (captions, seeds) → uint8 (B, S, S, 3) and what it is.
+
+    Build it with :meth:`from_run`, :meth:`from_saved_model` or :meth:`from_model`.
+
+    Attributes:
+        data: dict or None. The data it was trained on (``{"name", "options",
+            "image_size"}``), as runs and exports record it.
+        truncation: float or None. Of its latents (``noise_protocol``).
+    """
+
+    def __init__(self, generate, image_size, description, step=None, damsm_dir=None,
+                 data=None, log_dir=None, truncation=None):
+        self.generate = generate
+        self.image_size = int(image_size)
+        self.description = description
+        self.step = step
+        self.damsm_dir = damsm_dir
+        self.data = data
+        self.log_dir = log_dir
+        self.truncation = truncation
+
+    def __call__(self, captions, seeds):
+        return self.generate(list(captions), list(seeds))
+
+    @property
+    def max_objects(self):
+        """The Shapes ``max_objects`` it was trained with (None when not known)."""
+        return (self.data or {}).get("options", {}).get("max_objects")
+
+    @classmethod
+    def from_model(cls, gan, description="in-memory model", truncation=None, **kwargs):
+        return cls(lambda c, s: gan.generate(c, seeds=s, truncation=truncation),
+                   gan.image_size, description, truncation=truncation, **kwargs)
+
+    @classmethod
+    def from_run(cls, run_dir, truncation=None):
+        config = load_run_config(run_dir)
+        gan = load_run(run_dir)
+        return cls.from_model(
+            gan, description=f"run {run_dir}", truncation=truncation,
+            step=int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else None,
+            damsm_dir=config.get("text_encoder") or str(Path(run_dir) / "damsm"),
+            data=data_protocol(config), log_dir=str(Path(run_dir) / "logs"))
+
+    @classmethod
+    def from_saved_model(cls, path, version=None, damsm_dir=None, truncation=None):
+        """An export; its latents' truncation is the one it was exported with (asking for
+        another is an error). Exports record the data they were trained on; older ones do
+        not (``data`` None: evaluation then needs it said explicitly)."""
+        model = LocalModel(path, version)
+        meta = model.metadata
+        exported = meta.get("truncation")
+        if truncation is not None and truncation != exported:
+            raise ValueError(f"{model.directory} was exported with truncation {exported}; its "
+                             f"latents cannot be drawn with {truncation} (export again with "
+                             "--truncation).")
+        return cls(model.generate, meta["image_size"], f"SavedModel {model.directory}",
+                   step=meta.get("training_step"), damsm_dir=damsm_dir, data=meta.get("data"),
+                   truncation=exported)

@@ -1,0 +1,53 @@
+"""What the rest of the package knows of a model family (``Family``), and the constructor
+options every family shares. A family's module defines its ``FAMILY``; the registry
+(``keras_t2i.models.registry``) finds it by name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+# Constructor options every family takes, as CLI flags: kwarg → (type, help).
+COMMON_OPTIONS = {
+    "image_size": (int, "output side (64, 128, 256)"),
+    "ema_decay": (float, "keep an EMA generator for sampling (e.g. 0.999; default: none)"),
+    "mode_seeking": (float, "MSGAN mode-seeking weight (e.g. 1.0; default off)"),
+    "damsm_weight": (float, "weight of the DAMSM loss on the generator (default: the preset's; "
+                            "0 turns it off)"),
+}
+# Options that shape the trained variables: a resumed run cannot change them.
+COMMON_FIXED = ("image_size", "noise_dim", "ema_decay")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A model family as the rest of the package sees it.
+
+    Attributes:
+        name: str. The ``--model`` value (``"dfgan"``).
+        model_class: type. Its ``TextToImageGAN`` subclass, with ``PRESETS``.
+        recipes: dict. Training recipes: name → ``{"description", "preset", "data",
+            "train", "damsm"}``.
+        options: dict. Family-specific constructor options offered as CLI flags: kwarg →
+            (type, help).
+        fixed: tuple. Family-specific options that shape the variables (see COMMON_FIXED).
+        description: str.
+    """
+
+    name: str
+    model_class: type
+    recipes: dict
+    options: dict
+    fixed: tuple = ()
+    description: str = ""
+
+    @property
+    def presets(self) -> dict:
+        return self.model_class.PRESETS
+
+    @property
+    def all_options(self) -> dict:
+        return {**COMMON_OPTIONS, **self.options}
+
+    @property
+    def all_fixed(self) -> tuple:
+        return COMMON_FIXED + tuple(self.fixed)

@@ -1,0 +1,173 @@
+"""Training callbacks: the fixed sample grids, the losses as TensorBoard scalars, checkpoints
+every N steps and a step budget (the evaluation metrics during training are
+``keras_t2i.evaluation.callback.Evaluate``).
+
+The step of a GAN is its generator optimizer's ``iterations`` (one G update per batch), so
+logs, samples and checkpoints line up across resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from keras_t2i import _backend  # noqa: F401
+
+
+def gan_step(model) -> int:
+    return int(model.g_optimizer.iterations.numpy())
+
+
+def image_grid(images: np.ndarray, rows: int) -> np.ndarray:
+    """uint8 (rows·cols, H, W, 3) → one uint8 (rows·H, cols·W, 3) image, row-major."""
+    n, h, w, c = images.shape
+    cols = n // rows
+    return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(
+        rows * h, cols * w, c)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Generates a fixed grid — fixed captions × fixed noise seeds — and logs it.
+
+    Each time it runs, it writes the grid of the final images (rows: seeds, columns:
+    captions) to TensorBoard as the image summary ``samples/grid`` and as
+    ``samples_dir/step_NNNNNNN.png``; a multi-stage generator's every stage also goes to
+    ``samples/stage_K_SIZEpx``. The captions go to TensorBoard as text once, at the start.
+
+    Args:
+        log_dir: str. TensorBoard directory; summaries go to ``log_dir/samples``.
+        captions: list of str. One column each.
+        seeds: list of int. One row each. Defaults to [0, 1, 2, 3].
+        every_n_steps: int. Also runs at the start and at the end of training. Defaults to 100.
+        samples_dir: str. Where the PNGs go. Defaults to None (no PNGs).
+    """
+
+    def __init__(self, log_dir, captions, seeds=(0, 1, 2, 3), every_n_steps=100,
+                 samples_dir=None):
+        super().__init__()
+        if not captions:
+            raise ValueError("SampleGrid needs at least one caption.")
+        self.captions = list(captions)
+        self.seeds = [int(s) for s in seeds]
+        self.every_n_steps = int(every_n_steps)
+        self.samples_dir = Path(samples_dir) if samples_dir else None
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "samples"))
+        self._last = None
+
+    def grids(self) -> list[np.ndarray]:
+        """One grid per stage of the generator, lowest resolution first."""
+        caption_list = [c for _ in self.seeds for c in self.captions]
+        seed_list = [1000 * s + i for s in self.seeds for i in range(len(self.captions))]
+        size = self.model.max_batch
+        chunks = [self.model.generate_stages(caption_list[i:i + size], seeds=seed_list[i:i + size])
+                  for i in range(0, len(caption_list), size)]
+        return [image_grid(np.concatenate(stage), rows=len(self.seeds))
+                for stage in zip(*chunks)]
+
+    def grid(self) -> np.ndarray:
+        """The grid of the final images."""
+        return self.grids()[-1]
+
+    def write(self):
+        step = gan_step(self.model)
+        if step == self._last:
+            return
+        self._last = step
+        grids = self.grids()
+        with self.writer.as_default():
+            tf.summary.image("samples/grid", grids[-1][None], step=step)
+            if len(grids) > 1:  # a cascade: every stage too
+                for k, grid in enumerate(grids):
+                    tf.summary.image(f"samples/stage_{k}_{grid.shape[0] // len(self.seeds)}px",
+                                     grid[None], step=step)
+        self.writer.flush()
+        if self.samples_dir is not None:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(grids[-1]).save(self.samples_dir / f"step_{step:07d}.png")
+
+    def on_train_begin(self, logs=None):
+        table = "| column | caption |\n|---|---|\n" + "\n".join(
+            f"| {i} | {c} |" for i, c in enumerate(self.captions))
+        with self.writer.as_default():
+            tf.summary.text("samples/captions", table, step=gan_step(self.model))
+        self.write()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if gan_step(self.model) % self.every_n_steps == 0:
+            self.write()
+
+    def on_train_end(self, logs=None):
+        self.write()
+
+
+class ScalarLogger(keras.callbacks.Callback):
+    """Every tracked loss as a TensorBoard scalar, at the GAN step (stable across resumes)."""
+
+    def __init__(self, log_dir, every_n_steps=10):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "train"))
+        self.every_n_steps = int(every_n_steps)
+        self._last = (None, None)
+
+    def _write(self, step, logs):
+        with self.writer.as_default():
+            for name, value in logs.items():
+                tf.summary.scalar(f"loss/{name}", float(value), step=step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = gan_step(self.model)
+        if logs:
+            self._last = (step, dict(logs))
+            if step % self.every_n_steps == 0:
+                self._write(step, logs)
+
+    def on_train_end(self, logs=None):
+        step, last = self._last
+        if last and step % self.every_n_steps:
+            self._write(step, last)
+        self.writer.flush()
+
+
+class CheckpointEvery(keras.callbacks.Callback):
+    """Saves a ``tf.train.CheckpointManager`` every N steps and at the end of training.
+
+    Args:
+        manager: tf.train.CheckpointManager over the GAN's state
+            (``training.checkpoint.gan_checkpoint``).
+        every_n_steps: int.
+    """
+
+    def __init__(self, manager, every_n_steps):
+        super().__init__()
+        self.manager = manager
+        self.every_n_steps = int(every_n_steps)
+        self._saved_step = None
+
+    def save(self):
+        step = gan_step(self.model)
+        if step != self._saved_step:
+            self.manager.save(checkpoint_number=step)
+            self._saved_step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if gan_step(self.model) % self.every_n_steps == 0:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stops ``fit`` once the GAN has made ``steps`` generator updates in all."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = int(steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if gan_step(self.model) >= self.steps:
+            self.model.stop_training = True

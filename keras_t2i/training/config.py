@@ -1,0 +1,198 @@
+"""A training run's configuration: a recipe, then the saved config of a resumed run, then the
+explicit options, resolved once into the ``config.json`` of the run directory.
+
+The resolved config holds ``model`` (the family), ``recipe`` and ``preset`` (the training
+recipe and the model preset it uses), ``data``/``data_dir``/``data_options``, ``model_kwargs``
+(the model constructor's keyword arguments), the optimisation (``batch_size``, ``steps`` or
+``epochs``, learning rates and betas), ``damsm`` (the pretraining a run does without a text
+encoder), ``strategy``, ``precision``, ``seed``, ``out``, ``text_encoder`` and ``export_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from pathlib import Path
+
+from keras_t2i.models import registry
+from keras_t2i.models.base import TextToImageGAN
+from keras_t2i.text.damsm import TEXT_ENCODER_FILE
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+PRECISIONS = ("float32", "mixed_bfloat16")
+CONFIG_FILE = "config.json"
+# Options of the run itself; every other keyword is a model constructor option of the family.
+RUN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "batch_size", "steps",
+               "epochs", "strategy", "out", "resume", "checkpoint_every", "sample_every",
+               "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
+               "beta_2", "precision", "export_dir")
+_OVERRIDABLE = ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
+                "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
+                "beta_2", "precision")
+_TRAIN_KEYS = ("batch_size", "steps", "epochs", "checkpoint_every", "sample_every",
+               "g_learning_rate", "d_learning_rate", "beta_1", "beta_2")
+# Constructor arguments that are objects, not options.
+_NOT_OPTIONS = {"self", "text_encoder", "image_encoder", "generator", "discriminators",
+                "args", "kwargs"}
+
+
+def model_options(family: registry.Family) -> dict:
+    """``{name: default}`` of the keyword arguments the family's constructor (and the base's)
+    accept as options."""
+    options = {}
+    for cls in (TextToImageGAN, family.model_class):
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name not in _NOT_OPTIONS and parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
+                options[name] = parameter.default
+    return options
+
+
+def load_run_config(run_dir) -> dict:
+    """The resolved configuration a run saved in ``run_dir/config.json``."""
+    saved = Path(run_dir) / CONFIG_FILE
+    if not saved.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run: {saved} does not exist.")
+    try:
+        config = json.loads(saved.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{saved} is damaged (not valid JSON: {err}); restore it from a copy "
+                         "of the run, or start a new run with another --out.") from None
+    required = ("model", "preset", "data", "model_kwargs", "out")
+    if not isinstance(config, dict) or any(k not in config for k in required):
+        raise ValueError(f"{saved} is not a run configuration (it needs {', '.join(required)}).")
+    config.setdefault("recipe", config["preset"])  # runs from before recipes had the one name
+    return config
+
+
+def resolve_train_config(**options) -> dict:
+    """The recipe's values, then the saved config of a resumed run, then the explicit options.
+
+    Options left as None take the recipe's value. With ``resume``, the run's saved config is
+    the base, so ``--resume`` alone continues exactly the run that was started; a ``resume``
+    without a ``config.json`` in ``out`` is an error that names the directory.
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    family = registry.get_family(given.get("model", "dfgan"))
+    accepted = model_options(family)
+    unknown = sorted(set(given) - set(RUN_OPTIONS) - set(accepted))
+    if unknown:
+        raise TypeError(f"Unknown training option(s) {unknown} for model {family.name!r}; "
+                        f"valid: {sorted(RUN_OPTIONS + tuple(accepted))}")
+    model_given = {k: v for k, v in given.items() if k in accepted}
+    data = given.get("data", "shapes")
+    recipe_name = given.get("preset") or registry.recipe_for(family.name, data)
+    recipe_family, recipe = registry.get_recipe(recipe_name)
+    if recipe_family.name != family.name:
+        raise ValueError(f"Recipe {recipe_name!r} trains {recipe_family.name!r}, not "
+                         f"{family.name!r}.")
+    if "data" not in given:
+        data = recipe["data"]["name"]
+    _, preset = registry.get_preset(recipe["preset"])
+    mode_seeking = float(given.get("mode_seeking", 0.0))
+    default_out = f"runs/{recipe_name}" + ("-ms" if mode_seeking else "")
+    out = str(given.get("out", default_out))
+
+    config = {
+        "model": family.name,
+        "recipe": recipe_name,
+        "preset": recipe["preset"],
+        "data": data,
+        "data_dir": None,
+        "data_options": recipe["data"]["options"] if data == recipe["data"]["name"] else {},
+        "model_kwargs": {**preset["config"], "mode_seeking": mode_seeking},
+        **{k: recipe["train"].get(k) for k in _TRAIN_KEYS},
+        "damsm": recipe["damsm"],
+        "strategy": "default",
+        "out": out,
+        "text_encoder": None,
+        "seed": 0,
+        "precision": "float32",
+    }
+    if given.get("resume"):
+        if not (Path(out) / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"--resume continues a run, but {out} holds no "
+                                    f"{CONFIG_FILE}: is it the --out of a run? (Leave out "
+                                    "--resume to start one there.)")
+        config = load_run_config(out)
+        _check_resumable(config, given, model_given, family, accepted, out)
+        _resume_in_place(config, out)
+    for key in _OVERRIDABLE:
+        if key in given:
+            config[key] = given[key]
+    config["data_options"] = {**config["data_options"], **given.get("data_options", {})}
+    config["model_kwargs"].update(model_given)
+    if "steps" in given or "epochs" in given:
+        if "steps" in given and "epochs" in given:
+            raise ValueError("Give either steps or epochs, not both.")
+        config["steps"], config["epochs"] = given.get("steps"), given.get("epochs")
+    if config.setdefault("precision", "float32") not in PRECISIONS:
+        raise ValueError(f"Unknown precision {config['precision']!r}; valid: {PRECISIONS}")
+    if config["strategy"] not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {config['strategy']!r}; valid: {STRATEGIES}")
+    if config["strategy"] == "multi-worker" and not config["text_encoder"]:
+        raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
+                         "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
+    # Where the finished run is exported (TF Serving base path); "" turns the export off.
+    if "export_dir" in given:
+        config["export_dir"] = str(given["export_dir"]) or None
+    config.setdefault("export_dir", f"savedmodels/{Path(config['out']).name}")
+    config["resume"] = bool(given.get("resume", False))
+    if config["text_encoder"] and "text_encoder_sha256" not in config:
+        config["text_encoder_sha256"] = _encoder_digest(config["text_encoder"])
+    return config
+
+
+def _check_resumable(config, given, model_given, family, accepted, out):
+    """Refuses options that would not fit the run's checkpoints: the family, recipe and
+    data, the options that shape the variables, and another text encoder."""
+    saved_kwargs = config["model_kwargs"]
+    fixed = {"model": config["model"], "preset": config["recipe"], "data": config["data"]}
+    fixed.update({k: saved_kwargs.get(k, accepted.get(k)) for k in family.all_fixed
+                  if k in accepted})
+    changed = sorted(k for k, v in fixed.items()
+                     if k in {**given, **model_given} and {**given, **model_given}[k] != v)
+    started_encoder = config["text_encoder"] or str(Path(out) / "damsm")
+    if not _same_text_encoder(config, started_encoder, given.get("text_encoder")):
+        if given.get("text_encoder") in (None, started_encoder):
+            raise ValueError(f"The text encoder in {started_encoder} is not the one {out} "
+                             "was trained with (its text_encoder.keras has changed since); "
+                             "resume with --text-encoder pointing at a copy of the original.")
+        changed.append("text_encoder")
+        fixed["text_encoder"] = started_encoder
+    if changed:
+        raise ValueError(
+            f"--resume continues {out} as it was started, but {', '.join(changed)} differ "
+            f"from its {CONFIG_FILE} ({', '.join(f'{k}={fixed[k]!r}' for k in changed)}); "
+            "start a new run with another --out to change them.")
+
+
+def _encoder_digest(directory) -> str | None:
+    """SHA-256 of a DAMSM directory's text encoder file (None if it has none yet)."""
+    path = Path(directory) / TEXT_ENCODER_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _same_text_encoder(config, started, given) -> bool:
+    """Whether ``given`` (or, when None, the folder the run started with) holds the text
+    encoder the run was trained with: the same file contents (so a copy elsewhere is the same
+    encoder, and a file replaced in place is not); by path where there is nothing to hash."""
+    recorded = config.get("text_encoder_sha256") or _encoder_digest(started)
+    candidate = given or started
+    if recorded is None:
+        return Path(candidate).resolve() == Path(started).resolve()
+    return _encoder_digest(candidate) == recorded
+
+
+def _resume_in_place(config, out):
+    """A resumed run stays where ``--out`` points, wherever its config says it was started
+    (a copied or moved run): its checkpoints, logs and samples are those of ``out``. An export
+    directory left at its default follows the run's new name."""
+    started = config["out"]
+    if Path(started).resolve() == Path(out).resolve():
+        return
+    print(f"Resuming in {out}: its {CONFIG_FILE} says it was started in {started} (copied or "
+          f"moved since); everything is read from and written to {out}.")
+    if config.get("export_dir") == f"savedmodels/{Path(started).name}":
+        config["export_dir"] = f"savedmodels/{Path(out).name}"
+    config["out"] = str(out)

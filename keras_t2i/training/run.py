@@ -1,0 +1,222 @@
+"""Training runs (``keras-t2i train``): config → data → text encoder → model → fit → run dir.
+
+A run directory holds ``config.json`` (the resolved options, ``training.config``), ``logs/``
+(TensorBoard: every tracked loss, the sample grids, their captions, the hyper-parameters),
+``samples/`` (grid PNGs), ``checkpoints/`` (``training.checkpoint``), ``damsm/`` (the text
+encoder pretrained for the run, unless one was given) and ``model.keras`` at the end.
+
+``resume=True`` restores the newest checkpoint that reads and continues to the same step
+budget, so a killed run loses at most one checkpoint interval. Nothing here names a model
+family: the family comes from the registry, and the model's roles say what to checkpoint,
+which batch keys to feed and what to export.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from keras_t2i import _backend  # noqa: F401
+from keras_t2i import data as kt_data
+from keras_t2i.export import export_saved_model
+from keras_t2i.models import registry
+from keras_t2i.pretraining.damsm import pretrain_damsm
+from keras_t2i.text.damsm import TEXT_ENCODER_FILE, load_encoders
+from keras_t2i.training import callbacks as kt_callbacks
+from keras_t2i.training.checkpoint import (
+    checkpoint_prefixes,
+    gan_checkpoint,
+    remove_temporary_checkpoints,
+    restore_newest,
+)
+from keras_t2i.training.config import CONFIG_FILE, load_run_config, resolve_train_config
+from keras_t2i.training.distributed import custom_loop, is_chief, make_strategy
+
+MODEL_FILE = "model.keras"
+
+# Fixed captions of the Shapes sample grid: every shape and colour, several positions.
+SHAPES_GRID_CAPTIONS = (
+    "a big red circle in the center",
+    "a small blue square in the top left corner",
+    "a big green triangle on the right",
+    "a big yellow star at the bottom",
+    "a small white cross in the center",
+    "a big purple diamond in the lower left",
+    "a big orange square in the upper right",
+    "a small cyan circle on the left",
+)
+
+
+def obtain_encoders(config: dict):
+    """The run's DAMSM (text_encoder, image_encoder): the pair given, the pair pretrained for
+    this run, or a new pair (pretrained into ``RUN/damsm`` first)."""
+    if config["text_encoder"]:
+        return load_encoders(config["text_encoder"])
+    run_damsm = Path(config["out"]) / "damsm"
+    if not (run_damsm / TEXT_ENCODER_FILE).is_file():
+        print(f"No --text-encoder given: pretraining DAMSM into {run_damsm} first.")
+        pretrain_damsm(data=config["data"], data_dir=config["data_dir"],
+                       data_options=config["data_options"], seed=config["seed"],
+                       out=str(run_damsm), **config["damsm"])
+    return load_encoders(run_damsm)
+
+
+def _optimizer(default, learning_rate, beta_1, beta_2):
+    """The family's default optimizer with the run's learning rate and betas."""
+    return type(default).from_config({**default.get_config(), "learning_rate": learning_rate,
+                                      "beta_1": beta_1, "beta_2": beta_2})
+
+
+def build_gan(config: dict, text_encoder, image_encoder=None):
+    """The compiled GAN of a config. With ``precision="mixed_bfloat16"`` its networks compute
+    in bfloat16 with float32 weights (the policy is set while they are built, then restored;
+    the images and D's logits stay float32, losses are computed in float32). The DAMSM image
+    encoder is only kept when the config's ``damsm_weight`` uses it."""
+    model_class = registry.get_family(config["model"]).model_class
+    kwargs = dict(config["model_kwargs"])
+    if kwargs.get("damsm_weight"):
+        kwargs["image_encoder"] = image_encoder
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.get("precision", "float32"))
+    try:
+        gan = model_class(text_encoder, **kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    default_g, default_d = model_class.default_optimizers()
+    betas = (config["beta_1"], config["beta_2"])
+    gan.compile(g_optimizer=_optimizer(default_g, config["g_learning_rate"], *betas),
+                d_optimizer=_optimizer(default_d, config["d_learning_rate"], *betas))
+    return gan
+
+
+def load_run(run_dir):
+    """The GAN of a run directory at its newest checkpoint that reads (for ``generate``,
+    export and evaluation)."""
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    text_dir = config["text_encoder"] or run_dir / "damsm"
+    gan = build_gan(config, *load_encoders(text_dir))
+    if restore_newest(gan_checkpoint(gan), run_dir / "checkpoints", set_aside=False) is None:
+        raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
+    return gan
+
+
+def data_protocol(config: dict) -> dict:
+    """What a run trains on, as recorded in its exports: dataset, options and image size."""
+    return {"name": config["data"], "options": dict(config["data_options"]),
+            "image_size": int(config["model_kwargs"]["image_size"])}
+
+
+def _grid_captions(config, tokenizer):
+    if config["data"] == "shapes":
+        return list(SHAPES_GRID_CAPTIONS)
+    batch = next(iter(kt_data.load(config["data"], "test", data_dir=config["data_dir"],
+                                   batch_size=8, tokenizer=tokenizer, image_size=32)))
+    return [c.decode() for c in batch["caption"].numpy()]
+
+
+def _hparams(config) -> dict:
+    flat = {"model": config["model"], "recipe": config["recipe"], "preset": config["preset"],
+            "data": config["data"], "batch_size": config["batch_size"],
+            "g_learning_rate": config["g_learning_rate"],
+            "d_learning_rate": config["d_learning_rate"], "strategy": config["strategy"],
+            "seed": config["seed"], "precision": config["precision"]}
+    flat.update({k: v for k, v in config["model_kwargs"].items()
+                 if isinstance(v, int | float | str)})
+    return flat
+
+
+def train(**options) -> dict:
+    """Runs (or resumes) a training run; returns its resolved config with ``step`` reached."""
+    config = resolve_train_config(**options)
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(config["strategy"])
+    out = Path(config["out"])
+    checkpoints = out / "checkpoints"
+    if not config["resume"] and checkpoint_prefixes(checkpoints):
+        raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
+                         "it, or choose another --out.")
+    chief = is_chief(strategy)
+    out.mkdir(parents=True, exist_ok=True)
+    if chief:
+        (out / CONFIG_FILE).write_text(json.dumps(
+            {k: v for k, v in config.items() if k != "resume"}, indent=2, sort_keys=True))
+    keras.utils.set_random_seed(config["seed"])
+    text_encoder, image_encoder = obtain_encoders(config)
+    with strategy.scope():
+        gan = build_gan(config, text_encoder, image_encoder)
+    checkpoint = gan_checkpoint(gan)
+    # Workers other than the chief write to a scratch directory (tf.distribute convention).
+    ckpt_dir = checkpoints if chief else out / f"tmp_worker_{strategy.cluster_resolver.task_id}"
+    if ckpt_dir.is_dir():
+        remove_temporary_checkpoints(ckpt_dir)
+    start = 0
+    if config["resume"]:
+        restored = restore_newest(checkpoint, checkpoints, set_aside=chief)
+        if restored is not None:
+            start = kt_callbacks.gan_step(gan)
+            print(f"Resumed from step {start} ({restored})")
+        else:
+            print(f"No checkpoint in {checkpoints}: starting from step 0")
+    # After the restore, which may have rewritten the state file the manager reads.
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+
+    dataset = kt_data.load(
+        config["data"], "train", data_dir=config["data_dir"],
+        image_size=gan.image_size, batch_size=config["batch_size"],
+        tokenizer=text_encoder.tokenizer, sampling_seed=config["seed"] + start,
+        **config["data_options"])
+    keys = gan.batch_keys  # exactly what the model's hooks and loss terms read
+    dataset = dataset.map(lambda b: {k: b[k] for k in keys})
+    if config["steps"] is not None:
+        total = int(config["steps"])
+    else:
+        per_epoch = int(dataset.cardinality())
+        if per_epoch < 1:
+            raise ValueError(f"--epochs needs a dataset of known size; {config['data']} gives "
+                             f"cardinality {per_epoch}: pass --steps instead.")
+        total = int(config["epochs"]) * per_epoch
+    dataset = dataset.repeat()
+    # Each worker reads the whole pipeline and keeps its share of every global batch.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
+
+    logs = out / "logs"
+    callback_list = [kt_callbacks.StopAtStep(total),
+                     kt_callbacks.CheckpointEvery(manager, config["checkpoint_every"])]
+    if chief:  # only the chief writes logs and samples
+        grid = kt_callbacks.SampleGrid(logs, _grid_captions(config, text_encoder.tokenizer),
+                                       every_n_steps=config["sample_every"],
+                                       samples_dir=out / "samples")
+        callback_list += [kt_callbacks.ScalarLogger(logs), grid,
+                          hp.KerasCallback(str(logs), _hparams(config))]
+    started = time.time()
+    if start < total:
+        if config["strategy"] == "multi-worker":
+            custom_loop(gan, strategy, dataset, total, callback_list)
+        else:
+            chunk = min(config["sample_every"], total)
+            gan.fit(dataset, epochs=math.ceil(total / chunk), initial_epoch=start // chunk,
+                    steps_per_epoch=chunk, callbacks=callback_list, verbose=1, shuffle=False)
+    step = kt_callbacks.gan_step(gan)
+    result = {**config, "step": step, "export": None}
+    if chief:
+        gan.save(out / MODEL_FILE)
+        print(f"Trained to step {step} in {(time.time() - started) / 60:.1f} min.")
+        print(f"Logs:    tensorboard --logdir {logs}")
+        print(f"Samples: {out / 'samples'}")
+        print(f"Model:   {out / MODEL_FILE} (checkpoints in {checkpoints})")
+        if config["export_dir"]:
+            result["export"] = str(export_saved_model(
+                gan, config["export_dir"], step=step, preset=config["preset"],
+                data=data_protocol(config)))
+            print(f"SavedModel: {result['export']} (serve it: keras-t2i serve "
+                  f"--model-base-path {config['export_dir']})")
+    return result

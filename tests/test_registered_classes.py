@@ -1,0 +1,99 @@
+"""Every class the package registers with Keras goes through the shared harness: a config
+round trip through Keras' registry, an eager call and a call of the deserialised clone, with
+the output shapes and dtypes checked. The classes are found in Keras' registry, so a new
+class without an entry here fails the first test."""
+
+import importlib
+import pkgutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from harness import run_call_checks
+
+import keras_t2i
+import keras_t2i as kt
+
+
+def _registered() -> set[str]:
+    for info in pkgutil.walk_packages(keras_t2i.__path__, "keras_t2i."):
+        importlib.import_module(info.name)
+    return {key.split(">", 1)[1] for key in keras.saving.get_custom_objects()
+            if key.startswith("keras_t2i>")}
+
+
+def _tokenizer():
+    return kt.data.caption_tokenizer("shapes", max_objects=1)
+
+
+def _text_encoder():
+    return kt.text.DAMSMTextEncoder(_tokenizer(), embedding_dim=8, units=8)
+
+
+def _image_encoder():
+    return kt.text.DAMSMImageEncoder(feature_dim=16, width=4, input_size=16)
+
+
+RNG = np.random.default_rng(0)
+
+
+def _normal(*shape):
+    return tf.constant(RNG.normal(size=shape).astype("float32"))
+
+
+def _tokens(n=2):
+    return _tokenizer()(tf.constant(["a big red circle in the center", "a small cyan star"][:n]))
+
+
+def _cases():
+    """name → (layer, positional inputs, expected output structure of (shape, dtype))."""
+    words = _tokenizer().max_words
+    return {
+        "CaptionTokenizer": lambda: (_tokenizer(), (tf.constant(["a red circle", "a cross"]),),
+                                     ((2, words), "int32")),
+        "DAMSMTextEncoder": lambda: (_text_encoder(), (_tokens(),),
+                                     (((2, words, 16), "float32"), ((2, 16), "float32"))),
+        "DAMSMImageEncoder": lambda: (_image_encoder(), (_normal(2, 16, 16, 3),),
+                                      (((2, 2, 2, 16), "float32"), ((2, 16), "float32"))),
+        "DAMSM": lambda: (kt.text.DAMSM(_text_encoder(), _image_encoder()),
+                          ({"tokens": _tokens(), "image": _normal(2, 16, 16, 3)},),
+                          {"image_global": ((2, 16), "float32"),
+                           "regions": ((2, 2, 2, 16), "float32"),
+                           "sentence": ((2, 16), "float32"),
+                           "words": ((2, words, 16), "float32")}),
+        "ShapesOracle": lambda: (kt.metrics.shapes_oracle.ShapesOracle(width=4),
+                                 (_normal(2, 64, 64, 3),),
+                                 {"color": ((2, 9, 8), "float32"),
+                                  "occupied": ((2, 9), "float32"),
+                                  "shape": ((2, 9, 6), "float32"),
+                                  "size": ((2, 9, 2), "float32")}),
+        "Affine": lambda: (kt.layers.Affine(4), (_normal(2, 3, 3, 4), _normal(2, 6)),
+                           ((2, 3, 3, 4), "float32")),
+        "DFBlock": lambda: (kt.models.df_gan.DFBlock(4), (_normal(2, 3, 3, 4), _normal(2, 6)),
+                            ((2, 3, 3, 4), "float32")),
+        "UpBlock": lambda: (kt.models.df_gan.UpBlock(4, 2), (_normal(2, 3, 3, 4), _normal(2, 6)),
+                            ((2, 6, 6, 2), "float32")),
+        "DownBlock": lambda: (kt.models.df_gan.DownBlock(2, 4), (_normal(2, 8, 8, 2),),
+                              ((2, 4, 4, 4), "float32")),
+        "DFGANGenerator": lambda: (kt.models.DFGANGenerator(16, nf=4, noise_dim=10, cond_dim=6),
+                                   (_normal(2, 10), _normal(2, 6)),
+                                   ((2, 16, 16, 3), "float32")),
+        "DFGANDiscriminator": lambda: (kt.models.DFGANDiscriminator(16, nf=4, cond_dim=6),
+                                       (_normal(2, 16, 16, 3), _normal(2, 6)),
+                                       ((2,), "float32")),
+        "DFGAN": lambda: (kt.models.DFGAN(_text_encoder(), image_size=16, nf=4),
+                          ({"tokens": _tokens(),
+                            "latents": {"noise": _normal(2, 100)}},),
+                          ((2, 16, 16, 3), "float32")),
+    }
+
+
+def test_every_registered_class_has_a_harness_case():
+    assert _registered() == set(_cases()), "register a harness case for each new class"
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+def test_registered_class_passes_the_harness(name):
+    layer, inputs, expected = _cases()[name]()
+    run_call_checks(layer, inputs, expected)
