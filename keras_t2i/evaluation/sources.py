@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.serving.savedmodel import LocalModel
 from keras_t2i.training.config import load_run_config
@@ -31,8 +33,9 @@ class Generator:
     """
 
     def __init__(self, generate, image_size, description, step=None, damsm_dir=None,
-                 data=None, log_dir=None, truncation=None):
+                 data=None, log_dir=None, truncation=None, max_batch=None):
         self.generate = generate
+        self.max_batch = max_batch
         self.image_size = int(image_size)
         self.description = description
         self.step = step
@@ -42,7 +45,11 @@ class Generator:
         self.truncation = truncation
 
     def __call__(self, captions, seeds):
-        return self.generate(list(captions), list(seeds))
+        """uint8 images of the captions and seeds, in calls of at most ``max_batch``."""
+        captions, seeds = list(captions), list(seeds)
+        size = self.max_batch or len(captions) or 1
+        return np.concatenate([self.generate(captions[i:i + size], seeds[i:i + size])
+                               for i in range(0, len(captions), size)])
 
     @property
     def max_objects(self):
@@ -52,7 +59,8 @@ class Generator:
     @classmethod
     def from_model(cls, gan, description="in-memory model", truncation=None, **kwargs):
         return cls(lambda c, s: gan.generate(c, seeds=s, truncation=truncation),
-                   gan.image_size, description, truncation=truncation, **kwargs)
+                   gan.image_size, description, truncation=truncation,
+                   max_batch=gan.max_batch, **kwargs)
 
     @classmethod
     def from_run(cls, run_dir, truncation=None):
@@ -78,4 +86,4 @@ class Generator:
                              "--truncation).")
         return cls(model.generate, meta["image_size"], f"SavedModel {model.directory}",
                    step=meta.get("training_step"), damsm_dir=damsm_dir, data=meta.get("data"),
-                   truncation=exported)
+                   truncation=exported, max_batch=meta.get("max_batch"))

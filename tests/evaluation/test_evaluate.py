@@ -147,3 +147,28 @@ def test_evaluate_callback_on_cub_uses_inception_once(encoder_dir, tmp_path, mon
     assert calls[0]["data"] == "cub" and calls[0]["data_dir"] == tmp_path / "birds"
     assert isinstance(calls[0]["inception_weights"], FakeInception)
     assert "eval/fid_200" in event_tags(tmp_path / "logs" / "eval")
+
+
+def test_evaluate_model_scores_an_export_on_the_data_it_records(exported, tmp_path):
+    import shutil
+
+    from keras_t2i.serving.layout import METADATA_FILE, read_metadata
+
+    assert read_metadata(exported["dir"])["data"] == {"name": "shapes", "image_size": 16,
+                                                      "options": {"max_objects": 1}}
+    report = ev.evaluate(model=str(exported["base"]), num_images=200, diversity_captions=0)
+    semantic = next(m for m in report["metrics"] if m["name"] == "semantic_shape_200")
+    assert "(1 max objects)" in semantic["protocol"] and "latents N(0, I)" in semantic["protocol"]
+    old = tmp_path / "old" / "1"  # an export from before exports recorded their data
+    shutil.copytree(exported["dir"], old)
+    meta = read_metadata(old)
+    del meta["data"]
+    (old / "assets" / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="does not record the data it was trained on"):
+        ev.evaluate(model=str(old.parent), num_images=200, diversity_captions=0)
+    report = ev.evaluate(model=str(old.parent), num_images=200, diversity_captions=0,
+                         max_objects=2)
+    semantic = next(m for m in report["metrics"] if m["name"] == "semantic_shape_200")
+    assert "(2 max objects)" in semantic["protocol"]
+    with pytest.raises(ValueError, match="exported with truncation None"):
+        ev.evaluate(model=str(exported["base"]), num_images=200, truncation=0.88)

@@ -150,6 +150,10 @@ def test_resume_continues_to_the_budget(tmp_path, encoder_dir, capsys):
     assert result["step"] == 8
     with pytest.raises(ValueError, match="nf=4"):
         train(out=str(run), resume=True, steps=10, nf=8)
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'elsewhere'} holds no config"):
+        train(out=str(tmp_path / "elsewhere"), resume=True, steps=10)
+    with pytest.raises(TypeError, match="Unknown training option"):
+        train(out=str(run), resume=True, colour="red")
 
 
 def test_checkpoint_restores_every_weight_of_every_network(tmp_path, encoder_dir):
