@@ -301,3 +301,29 @@ def test_python_api_fit_with_sample_grid_and_keras_tensorboard(tmp_path, encoder
     assert (tmp_path / "samples" / "step_0000002.png").is_file()
     assert "epoch_g_loss" in event_tags(tmp_path / "logs")
     assert gan.generate(["a small blue square on the left"], seed=0).shape == (1, 16, 16, 3)
+
+
+def test_sample_grids_show_every_stage_of_a_cascade(tmp_path, encoder_dir):
+    """A generator with several stages gets a grid per stage in TensorBoard; the PNG and
+    ``samples/grid`` show the final one."""
+    text_encoder, _ = kt.pretrain.load_encoders(encoder_dir)
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
+    one_stage = gan.generate_images
+
+    def two_stages(latents, text, training=None, generator=None):
+        final = one_stage(latents, text, training, generator)["images"][-1]
+        return {"images": [tf.image.resize(final, (8, 8)), final]}
+
+    gan.generate_images = two_stages
+    gan.compile()
+    captions = ["a big red circle in the center", "a small blue square on the left"]
+    stages = gan.generate_stages(captions, seed=1)
+    assert [s.shape for s in stages] == [(2, 8, 8, 3), (2, 16, 16, 3)]
+    grid = kt.callbacks.SampleGrid(tmp_path / "logs", captions, seeds=(0, 1),
+                                   samples_dir=tmp_path / "samples")
+    grid.set_model(gan)
+    grid.write()
+    tags = event_tags(tmp_path / "logs")
+    assert {"samples/grid", "samples/stage_0_8px", "samples/stage_1_16px"} <= set(tags)
+    png = np.asarray(Image.open(tmp_path / "samples" / "step_0000000.png"))
+    assert png.shape == (2 * 16, 2 * 16, 3)

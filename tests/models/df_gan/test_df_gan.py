@@ -286,3 +286,22 @@ def test_one_step_computes_the_papers_losses_and_scores_fakes_with_the_updated_d
     assert any(not np.allclose(a, b) for a, b in zip(g_before, trained_g))
     # ...and not with the D of before its step (which scored the fakes differently).
     assert not np.isclose(want, -float(np.mean(fake_logits)), rtol=1e-3)
+
+
+# Parameter counts of the official classes (tobran/DF-GAN @78f14fd, cfg nf 32, z 100, cond 256),
+# read on 2026-12-02 by ../shared/bench/peer_dfgan.py: NetG, and NetD + NetC.
+OFFICIAL_COUNTS = {64: (4_868_867, 3_210_820 + 295_936), 256: (9_744_131, 6_619_206 + 295_936)}
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_parameter_counts_equal_the_official_classes(size):
+    """G exactly; D less the official D_Block's 1×1 ``conv_s`` of blocks with fin == fout,
+    which it creates but never runs (``learned_shortcut`` is False): dead parameters, left
+    out here (``DownBlock`` has no shortcut conv when in == out)."""
+    g = DFGANGenerator(size, nf=32, noise_dim=100, cond_dim=256)
+    d = DFGANDiscriminator(size, nf=32, cond_dim=256)
+    official_g, official_d = OFFICIAL_COUNTS[size]
+    assert g.count_params() == official_g
+    unused = sum(i * o + o for i, o in discriminator_channels(size, 32) if i == o)
+    assert unused == {64: 65_792, 256: 3 * 65_792}[size]
+    assert d.count_params() == official_d - unused
