@@ -11,8 +11,13 @@ after ``import keras_t2i`` alone. Each is registered under its name with a stand
 
 import importlib
 import os
+import sys
+
+from keras_t2i import _quiet
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if _quiet.launched_as_cli():  # before anything imports TensorFlow
+    _quiet.install(sys.argv[1:])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_t2i.version import __version__  # noqa: E402

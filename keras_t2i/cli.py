@@ -145,6 +145,41 @@ def _model_option_flags() -> dict:
     return flags
 
 
+def _recipe_default(value_of) -> str:
+    """"default: V for RECIPE, …" over the training recipes, ``value_of(recipe, preset)``
+    giving a recipe's value (None: the recipe does not set it)."""
+    from keras_t2i.models import registry
+
+    by_value = {}
+    for family in registry.families().values():
+        for name, recipe in family.recipes.items():
+            value = value_of(recipe, family.presets[recipe["preset"]]["config"], family)
+            if value is not None:
+                by_value.setdefault(_number(value), []).append(name)
+    if len(by_value) == 1 and len(next(iter(by_value.values()))) > 1:
+        return f"default {next(iter(by_value))} in every recipe"
+    return "default: " + "; ".join(f"{v} in {', '.join(names)}" for v, names in by_value.items())
+
+
+def _number(value) -> str:
+    """4e-4 rather than 0.0004, 0.999 and 3000 as they are."""
+    if isinstance(value, float) and value and abs(value) < 1e-2:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _train_default(key):
+    return _recipe_default(lambda recipe, preset, family: recipe["train"].get(key))
+
+
+def _model_default(key):
+    from keras_t2i.training.config import model_options
+
+    return _recipe_default(lambda recipe, preset, family: preset.get(
+        key, model_options(family).get(key)))
+
+
 def _add_train_parser(commands):
     train = commands.add_parser(
         "train", help="train a text-to-image GAN (no flags: the CPU quickstart)",
@@ -161,33 +196,42 @@ def _add_train_parser(commands):
     train.add_argument("--data", choices=("shapes", "cub", "coco"),
                        help="dataset (default: the recipe's)")
     train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
-    train.add_argument("--max-objects", type=_positive_int, help="Shapes: objects per scene")
-    train.add_argument("--batch-size", type=_positive_int, help="global batch size")
+    train.add_argument("--max-objects", type=_positive_int,
+                       help="Shapes: objects per scene (" + _recipe_default(
+                           lambda recipe, preset, family: recipe["data"]["options"].get(
+                               "max_objects")) + ")")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help=f"global batch size ({_train_default('batch_size')})")
     budget = train.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=_positive_int, help="generator updates in all")
-    budget.add_argument("--epochs", type=_positive_int, help="passes over the training split")
+    budget.add_argument("--steps", type=_positive_int,
+                        help=f"generator updates in all ({_train_default('steps')})")
+    budget.add_argument("--epochs", type=_positive_int,
+                        help=f"passes over the training split ({_train_default('epochs')})")
     models = train.add_argument_group("model options", "constructor options of the model (each "
                                       "replaces the preset's)")
     for name, (kind, text, takers) in _model_option_flags().items():
         note = "" if len(takers) == len(registry.family_names()) else \
             f" [{', '.join(takers)}]"
         models.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.upper(),
-                            type=_positive_int if kind is int else float, help=text + note)
+                            type=_positive_int if kind is int else float,
+                            help=f"{text}{note} ({_model_default(name)})")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
                        help="one device (default), all local devices, or TF_CONFIG workers")
     train.add_argument("--out", help="run directory (default runs/<preset>[-ms])")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last checkpoint")
     train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
-                       help="checkpoint every N steps (and at the end)")
+                       help="checkpoint every N steps, and at the end "
+                            f"({_train_default('checkpoint_every')})")
     train.add_argument("--sample-every", type=_positive_int, metavar="N",
-                       help="sample grid every N steps")
+                       help=f"sample grid every N steps ({_train_default('sample_every')})")
     train.add_argument("--text-encoder", metavar="DIR",
                        help="a `keras-t2i pretrain damsm` run to reuse (default: pretrain one)")
     train.add_argument("--g-learning-rate", type=float, metavar="LR",
-                       help="generator Adam learning rate (default: the preset's)")
+                       help=f"generator Adam learning rate ({_train_default('g_learning_rate')})")
     train.add_argument("--d-learning-rate", type=float, metavar="LR",
-                       help="discriminator Adam learning rate (default: the preset's)")
+                       help="discriminator Adam learning rate "
+                            f"({_train_default('d_learning_rate')})")
     train.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
                        help="compute dtype of G and D (default float32; bfloat16 is faster on "
                             "CPUs with AVX512-BF16 or AMX)")
@@ -204,7 +248,8 @@ def _run_generate(args):
     import numpy as np
     from PIL import Image
 
-    from keras_t2i.training.callbacks import image_grid
+    from keras_t2i.grids import labelled_grid
+    from keras_t2i.serving.layout import unknown_word_message, unknown_word_report
 
     routes = [r for r in ("run", "model", "server") if getattr(args, r)]
     if len(routes) != 1:
@@ -219,18 +264,23 @@ def _run_generate(args):
 
         gan = load_run(args.run)
 
-        def generate(captions, row_seeds):
-            return gan.generate(captions, seeds=row_seeds, truncation=args.truncation)
+        def check_words(captions):
+            return unknown_word_report(*(t.numpy() for t in
+                                         gan.text_encoder.tokenizer.check_words(captions)))
+
+        def generate(captions, row_seeds):  # every stage of the generator
+            return gan.generate_stages(captions, seeds=row_seeds, truncation=args.truncation)
     elif args.model:
         import tensorflow as tf
 
         from keras_t2i.serving.savedmodel import LocalModel, error_message
 
         model = LocalModel(args.model)
+        check_words = model.check_words
 
         def generate(captions, row_seeds):
             try:
-                return model.generate(captions, row_seeds)
+                return [model.generate(captions, row_seeds)]
             except tf.errors.InvalidArgumentError as err:  # the model rejected the input
                 raise ValueError(error_message(err)) from None
     else:
@@ -240,17 +290,49 @@ def _run_generate(args):
 
         client = Client(args.server, args.model_name)
 
+        def check_words(captions):
+            try:
+                return client.check_words(captions)
+            except ServingError as err:
+                if _no_tokenize_signature(err):
+                    raise
+                raise ValueError(str(err)) from None  # the server's status and message
+
         def generate(captions, row_seeds):
             try:
-                return client.generate(captions, row_seeds)
+                return [client.generate(captions, row_seeds)]
             except ServingError as err:  # the server's status and message
                 raise ValueError(str(err)) from None
-    images = np.concatenate([generate(args.captions, [s] * len(args.captions))
-                             for s in seeds])
-    Image.fromarray(image_grid(images, rows=args.num)).save(args.out)
+    try:
+        report = check_words(args.captions)
+    except Exception as err:  # re-raised unless it is an export without the tokenize signature
+        if not _no_tokenize_signature(err):
+            raise
+        if args.strict:
+            raise ValueError(f"--strict cannot check the words: {err}") from None
+        print(f"keras-t2i generate: note: words not checked ({err})", file=sys.stderr)
+        report = []
+    if report:
+        message = unknown_word_message(args.captions, report)
+        if args.strict:
+            raise ValueError("words outside the model's vocabulary (--strict):\n" + message)
+        print("keras-t2i generate: warning: words outside the model's vocabulary, which it "
+              "reads as one unknown token:\n" + message, file=sys.stderr)
+    rows = [generate(args.captions, [s] * len(args.captions)) for s in seeds]
+    stages = [np.concatenate(stage) for stage in zip(*rows)]
+    Image.fromarray(labelled_grid(stages, args.captions, seeds)).save(args.out)
     print(f"Wrote {args.out}: {args.num} row(s) (seeds {seeds[0]}..{seeds[-1]}) x "
-          f"{len(args.captions)} caption(s).")
+          f"{len(args.captions)} caption(s)"
+          + (f", {len(stages)} stages" if len(stages) > 1 else "") + ".")
     return 0
+
+
+def _no_tokenize_signature(err) -> bool:
+    """Whether ``err`` says the model has no ``tokenize`` signature (an older export)."""
+    from keras_t2i.serving.layout import TOKENIZE_SIGNATURE
+
+    return TOKENIZE_SIGNATURE in str(err) and (
+        isinstance(err, KeyError) or "FAILED_PRECONDITION" in str(err))
 
 
 def _run_evaluate(args):
@@ -264,7 +346,8 @@ def _run_evaluate(args):
                       data_dir=args.data_dir, inception_weights=args.inception_weights,
                       num_images=args.num_images, seed=args.seed,
                       diversity_captions=args.diversity_captions,
-                      diversity_samples=args.diversity_samples, truncation=args.truncation)
+                      diversity_samples=args.diversity_samples, truncation=args.truncation,
+                      verbose=True)
     print(format_table(report))
     if not any(m["name"].startswith("r_precision") for m in report["metrics"]):
         print("(No R-precision: give --damsm DIR with the DAMSM encoders the model was trained "
@@ -283,7 +366,7 @@ def _run_export(args):
     gan = load_run(args.run)
     target = export_saved_model(gan, out, version=args.version, preset=config["preset"],
                                 data=data_protocol(config), truncation=args.truncation)
-    print(f"SavedModel: {target} (signatures serving_default, generate_png)")
+    print(f"SavedModel: {target} (signatures serving_default, generate_png, tokenize)")
     return 0
 
 
@@ -437,9 +520,15 @@ def _add_generate_parser(commands):
                      help="a TF Serving (or keras-t2i serve) gRPC address")
     gen.add_argument("--model-name", help="the model's name on --server")
     gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    gen.add_argument("--num", type=_positive_int, default=1, help="rows, seeds seed..seed+num-1")
+    gen.add_argument("--num", type=_positive_int, default=1,
+                     help="rows, seeds seed..seed+num-1 (default 1)")
     _add_truncation_flag(gen, "a run's latents (an export keeps its own)")
-    gen.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
+    gen.add_argument("--strict", action="store_true",
+                     help="fail (exit 1, no image) when a caption has words outside the "
+                          "model's vocabulary, instead of warning")
+    gen.add_argument("--out", default="grid.png",
+                     help="PNG to write: the labelled grid, captions above, seeds at the left "
+                          "(default grid.png)")
     gen.set_defaults(func=_run_generate)
 
 
@@ -497,7 +586,20 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.set_defaults(func=_run_pretrain_oracle)
     captioner = targets.add_parser("captioner", help="STREAM captioner [not implemented yet]")
     captioner.set_defaults(func=_not_yet("pretrain captioner"), accepts_any_flags=True)
+    _add_verbose_flag(parser)
     return parser
+
+
+def _add_verbose_flag(parser):
+    """``--verbose`` on every command (``keras_t2i._quiet`` reads it before TensorFlow
+    starts, so its value here is not used)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up, info and warning log lines (hidden "
+                             "by default, as are its benign no-GPU errors)")
+    for action in parser._actions:  # noqa: SLF001  (argparse has no public walk)
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in action.choices.values():
+                _add_verbose_flag(sub)
 
 
 def main(argv=None) -> int:

@@ -5,6 +5,10 @@
 - ``serving_default``: ``captions`` tf.string [None], ``seeds`` tf.int64 [None] →
   ``images`` tf.uint8 [None, S, S, 3];
 - ``generate_png``: the same inputs → ``png`` tf.string [None] (one PNG file per caption);
+- ``tokenize``: ``captions`` → ``tokens`` tf.int32 [None, L] (the ids the model reads),
+  ``unknown_words`` and ``suggestions`` tf.string [None, M] (each caption's words outside the
+  vocabulary and the nearest known word of each, "" padded: ``CaptionTokenizer.check_words``),
+  so a serving client can check captions before generating;
 
 tokenisation inside the graph (the vocabulary is in the SavedModel), the noise of caption i a
 function of ``seeds[i]`` alone (so a caption and seed give the same image in any batch), and
@@ -36,6 +40,7 @@ from keras_t2i.serving.layout import (
     IMAGES_SIGNATURE,
     METADATA_FILE,
     PNG_SIGNATURE,
+    TOKENIZE_SIGNATURE,
     WARMUP_FILE,
     version_dirs,
     versions,
@@ -71,7 +76,7 @@ def _check_inputs(captions, seeds, max_batch):
 
 
 def serving_functions(model, truncation=None):
-    """The two exported functions of a text-to-image model (also used in tests, unexported).
+    """The exported functions of a text-to-image model (also used in tests, unexported).
     ``truncation`` is that of the latents (``TextToImageGAN.generate``)."""
     tokenizer = model.text_encoder.tokenizer
     max_batch = int(model.max_batch)
@@ -91,7 +96,12 @@ def serving_functions(model, truncation=None):
         images = images_fn(captions, seeds)["images"]
         return {"png": tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)}
 
-    return images_fn, png_fn
+    def tokenize_fn(captions):
+        unknown, suggestions = tokenizer.check_words(captions)
+        return {"tokens": tokenizer(captions), "unknown_words": unknown,
+                "suggestions": suggestions}
+
+    return images_fn, png_fn, tokenize_fn
 
 
 def model_metadata(model, step=None, preset=None, data=None, truncation=None) -> dict:
@@ -113,7 +123,8 @@ def model_metadata(model, step=None, preset=None, data=None, truncation=None) ->
         "data": data,
         "ema_generator": model.generator_ema is not None,
         "signatures": {IMAGES_SIGNATURE: "captions, seeds -> images",
-                       PNG_SIGNATURE: "captions, seeds -> png"},
+                       PNG_SIGNATURE: "captions, seeds -> png",
+                       TOKENIZE_SIGNATURE: "captions -> tokens, unknown_words, suggestions"},
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
@@ -154,7 +165,7 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None,
     if step is None and getattr(model, "g_optimizer", None) is not None:
         step = int(model.g_optimizer.iterations.numpy())
 
-    images_fn, png_fn = serving_functions(model, truncation)
+    images_fn, png_fn, tokenize_fn = serving_functions(model, truncation)
     archive = keras.export.ExportArchive()
     archive.track(model.inference_generator)
     archive.track(model.text_encoder)
@@ -164,6 +175,7 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None,
     archive.track(model.text_encoder.tokenizer.lookup)
     archive.add_endpoint(IMAGES_SIGNATURE, images_fn, input_signature=list(INPUT_SPECS))
     archive.add_endpoint(PNG_SIGNATURE, png_fn, input_signature=list(INPUT_SPECS))
+    archive.add_endpoint(TOKENIZE_SIGNATURE, tokenize_fn, input_signature=list(INPUT_SPECS[:1]))
 
     base_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(base_dir)
@@ -215,11 +227,12 @@ def _write_warmup(path: Path, vocabulary):
     caption = " ".join(vocabulary[:6])
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for signature in (IMAGES_SIGNATURE, PNG_SIGNATURE):
+        for signature in (IMAGES_SIGNATURE, PNG_SIGNATURE, TOKENIZE_SIGNATURE):
             request = predict_pb2.PredictRequest()
             request.model_spec.signature_name = signature
             request.inputs["captions"].CopyFrom(tf.make_tensor_proto([caption], tf.string))
-            request.inputs["seeds"].CopyFrom(tf.make_tensor_proto([0], tf.int64))
+            if signature != TOKENIZE_SIGNATURE:
+                request.inputs["seeds"].CopyFrom(tf.make_tensor_proto([0], tf.int64))
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())

@@ -77,6 +77,26 @@ def _builder(name, data_dir, prepared_dir, skip_corrupt, rebuild):
     return manual.prepare(builder, root, rebuild=rebuild)
 
 
+def check(name: str, *, data_dir=None, image_size: int = 64, batch_size: int = 32,
+          **options) -> None:
+    """Raises an error naming the problem if ``load(name, …)`` with these arguments would
+    fail on its options or, for CUB and COCO, on the folder's layout: cheap (the index files
+    are read, no image is), so that a run can refuse bad flags before doing any work."""
+    _check_name_split(name, "train")
+    options = _resolve_options(name, options)
+    if int(image_size) < 8:
+        raise ValueError(f"image_size must be at least 8, got {image_size}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if name == "shapes":
+        _shapes_generator(options)  # checks max_objects, num_captions, holdout
+        return
+    from keras_t2i.data import coco, cub
+
+    root = _manual_dir(name, data_dir)
+    (cub if name == "cub" else coco).check_layout(root)
+
+
 @functools.lru_cache(maxsize=16)
 def _vocabulary(name, data_dir, frozen_options):
     from keras_t2i.text.tokenizer import build_vocabulary
@@ -97,7 +117,7 @@ def _vocabulary(name, data_dir, frozen_options):
         from keras_t2i.data import coco
 
         records = coco.read_captions(
-            _manual_dir(name, data_dir) / "annotations" / "captions_train2014.json")
+            coco.captions_file(_manual_dir(name, data_dir), coco.SPLIT_FOLDERS["train"]))
         captions = (c for r in records for c in r["captions"])
     return tuple(build_vocabulary(captions))
 
@@ -214,4 +234,4 @@ def load(
         caption_seed=caption_seed, sampling_seed=sampling_seed, drop_remainder=drop_remainder)
 
 
-__all__ = ["DATASETS", "SPLITS", "ShapesGenerator", "caption_tokenizer", "load"]
+__all__ = ["DATASETS", "SPLITS", "ShapesGenerator", "caption_tokenizer", "check", "load"]

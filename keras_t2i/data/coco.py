@@ -88,6 +88,18 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def check_layout(root: Path) -> None:
+    """Raises an error naming the first missing part of the COCO layout under ``root`` (the
+    two caption files and the two image folders); nothing is read."""
+    for folder in SPLIT_FOLDERS.values():
+        manual.require_file(captions_file(root, folder), f"COCO {folder} captions")
+        manual.require_dir(root / folder, f"COCO {folder} images")
+
+
+def captions_file(root: Path, folder: str) -> Path:
+    return root / "annotations" / f"captions_{folder}.json"
+
+
 class CocoCaptions2014(manual.ManualCaptionBuilder):
     """COCO-2014 images with their 5 (sometimes more) captions; test is val2014."""
 
@@ -100,7 +112,7 @@ class CocoCaptions2014(manual.ManualCaptionBuilder):
         root = Path(dl_manager.manual_dir)
         splits = {}
         for split, folder in SPLIT_FOLDERS.items():
-            records = read_captions(root / "annotations" / f"captions_{folder}.json")
+            records = read_captions(captions_file(root, folder))
             image_dir = manual.require_dir(root / folder, f"COCO {folder} images")
             splits[split] = self._generate_examples(records, image_dir)
         return splits

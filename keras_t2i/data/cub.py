@@ -104,6 +104,24 @@ class CubMetadata:
         return captions
 
 
+def check_layout(root: Path) -> None:
+    """Raises an error naming the first missing or malformed part of the CUB layout under
+    ``root`` (the tables, the caption folder, the split lists and their keys); no image is
+    read."""
+    meta = CubMetadata(root)
+    for split in ("train", "test"):
+        _split_keys(root, split, meta)
+
+
+def _split_keys(root: Path, split: str, meta: CubMetadata) -> list[str]:
+    keys = manual.read_split_list(manual.require_dir(root / split, f"{split} split"))
+    unknown = [k for k in keys if k not in meta.entries]
+    if unknown:
+        raise ValueError(f"{len(unknown)} key(s) of the {split} split are not in "
+                         f"CUB_200_2011/images.txt, e.g. {unknown[:3]}")
+    return keys
+
+
 class CubCaptions(manual.ManualCaptionBuilder):
     """CUB-200-2011 images with the Reed et al. captions and the class-disjoint T2I split."""
 
@@ -120,12 +138,7 @@ class CubCaptions(manual.ManualCaptionBuilder):
         meta = CubMetadata(root)
         splits = {}
         for split in ("train", "test"):
-            keys = manual.read_split_list(manual.require_dir(root / split, f"{split} split"))
-            unknown = [k for k in keys if k not in meta.entries]
-            if unknown:
-                raise ValueError(f"{len(unknown)} key(s) of the {split} split are not in "
-                                 f"CUB_200_2011/images.txt, e.g. {unknown[:3]}")
-            splits[split] = self._generate_examples(meta, keys)
+            splits[split] = self._generate_examples(meta, _split_keys(root, split, meta))
         return splits
 
     def _generate_examples(self, meta: CubMetadata, keys):

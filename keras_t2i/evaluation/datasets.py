@@ -24,6 +24,7 @@ from keras_t2i.metrics import diversity as kt_diversity
 from keras_t2i.metrics import inception_score
 from keras_t2i.metrics.generated import generate_images
 from keras_t2i.metrics.inception import DIVERSITY_LAYERS, InceptionV3Features
+from keras_t2i.progress import Phases, Progress
 
 
 def _test_split(data, image_size, data_dir, data_options, caption_seed):
@@ -79,11 +80,12 @@ def dataset_reference(inception, data, num_images, image_size, data_dir, data_op
 
 def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=1000, seed=0,
                      damsm_dir=None, diversity_captions=50, diversity_samples=10,
-                     batch_size=50, data_options=None) -> list[dict]:
+                     batch_size=50, data_options=None, verbose=False) -> list[dict]:
     """FID/KID (InceptionV3 pool3), IS (when the weights hold the classifier), R-precision
     (with DAMSM encoders) and diversity (InceptionV3 maps) of ``generator`` on CUB or COCO:
     N test captions (seeds.md §8), image i with noise seed ``seed + i``; list of metric dicts.
-    ``inception_weights`` is the weights file's path, or an ``InceptionV3Features`` to reuse."""
+    ``inception_weights`` is the weights file's path, or an ``InceptionV3Features`` to reuse.
+    ``verbose`` prints each phase with a progress line."""
     if data_dir is None:
         raise ValueError(f"Evaluating on {data!r} reads its test split from disk: pass "
                          "data_dir= (--data-dir).")
@@ -98,6 +100,10 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
     if damsm is not None and num_images < MIN_IMAGES:
         raise ValueError(f"num_images must be at least {MIN_IMAGES} for R-precision (99 "
                          f"mismatched captions of other images each), got {num_images}")
+    phases = Phases(["reference", "generate", "diversity" if diversity_captions else ""],
+                    enabled=verbose)
+    phases.start(f"InceptionV3 features of {num_images:,} real {data} test images (cached "
+                 "after the first evaluation)")
     real_features, reference = dataset_reference(inception, data, num_images,
                                                  generator.image_size, data_dir, data_options)
     captions, class_ids = sample_test_captions(data, num_images, generator.image_size,
@@ -109,14 +115,17 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
             f"{noise_protocol(generator.truncation)}")
 
     features, probabilities, codes = [], [], []
-    for start in range(0, count, batch_size):
-        images = generate_images(generator, captions[start:start + batch_size],
-                                               seed + start, batch_size)
-        pool3, softmax = inception.pool3_and_probabilities(images)  # one forward pass
-        features.append(pool3)
-        probabilities.append(softmax)
-        if damsm is not None:
-            codes.append(damsm.images(images))
+    phases.start(f"generating and scoring {count:,} images of {generator.description}")
+    with Progress("images", count, enabled=verbose) as progress:
+        for start in range(0, count, batch_size):
+            images = generate_images(generator, captions[start:start + batch_size],
+                                     seed + start, batch_size)
+            pool3, softmax = inception.pool3_and_probabilities(images)  # one forward pass
+            features.append(pool3)
+            probabilities.append(softmax)
+            if damsm is not None:
+                codes.append(damsm.images(images))
+            progress.advance(len(images))
     features = np.concatenate(features)
 
     results = []
@@ -136,9 +145,12 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
         add(f"r_precision_{label}", result["r_precision"], damsm.protocol,
             std=result["r_precision_std"])
     if diversity_captions:
-        div = kt_diversity.diversity(generator, captions[:diversity_captions],
-                                     inception.feature_maps, samples=diversity_samples,
-                                     seed=seed)
+        n = len(captions[:diversity_captions])
+        phases.start(f"diversity: {diversity_samples} images of each of {n} captions")
+        with Progress("captions", n, enabled=verbose) as progress:
+            div = kt_diversity.diversity(generator, captions[:diversity_captions],
+                                         inception.feature_maps, samples=diversity_samples,
+                                         seed=seed, progress=progress.advance)
         n = div["num_captions"]
         add(f"diversity_{n}x{diversity_samples}", div["diversity"],
             f"mean LPIPS-style distance ({inception.description}: maps "

@@ -46,7 +46,7 @@ REAL_MODEL = "real"  # model="real": real Shapes images (the sanity rows of the 
 
 def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_dir=None,
              max_objects=None, version=None, data_dir=None, inception_weights=None,
-             data_options=None, truncation=None, **options) -> dict:
+             data_options=None, truncation=None, verbose=False, **options) -> dict:
     """Evaluates a SavedModel (``model``), a run directory (``run``) or, with
     ``model="real"``, real Shapes images (the sanity rows: FID near 0, accuracy near 1).
 
@@ -55,7 +55,8 @@ def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_
     Shapes, the test scenes have the ``max_objects`` the model was trained with (its run's or
     export's data protocol) unless ``max_objects`` says otherwise. ``truncation`` draws the
     latents of a run from a truncated normal (DF-GAN's evaluation, 0.88); a SavedModel keeps
-    the truncation it was exported with.
+    the truncation it was exported with. ``verbose`` prints each phase with a progress line
+    (``keras-t2i evaluate`` does).
 
     Returns (and writes to ``out`` as JSON) ``{"model", "data", "date", "step",
     "metrics": [{name, value, std?, protocol, num_images}]}``; also TensorBoard scalars
@@ -83,10 +84,11 @@ def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_
         generator = Generator.from_saved_model(model, version, damsm_dir, truncation)
     if data == "shapes":
         metrics = evaluate_shapes(generator, max_objects=max_objects, damsm_dir=damsm_dir,
-                                  **settings)
+                                  verbose=verbose, **settings)
     else:
         metrics = evaluate_dataset(generator, data, data_dir, inception_weights,
-                                   damsm_dir=damsm_dir, data_options=data_options, **settings)
+                                   damsm_dir=damsm_dir, data_options=data_options,
+                                   verbose=verbose, **settings)
     description = generator.description if generator else "real Shapes test images"
     step = generator.step if generator else None
     report = {"model": description, "data": data, "step": step,

@@ -20,6 +20,7 @@ from keras_t2i.evaluation.sources import noise_protocol
 from keras_t2i.metrics import diversity as kt_diversity
 from keras_t2i.metrics import inception_score, shapes_oracle
 from keras_t2i.metrics.generated import generate_images
+from keras_t2i.progress import Phases, Progress
 
 
 def oracle_features(oracle, images, batch_size=200):
@@ -32,12 +33,15 @@ def _shapes_scenes(num, max_objects, data_seed, start=0):
     return [generator.scene("test", i) for i in range(start, start + num)]
 
 
-def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=None):
+def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=None,
+                     progress=None):
     """Oracle features of the real test images of scenes 0..N−1, cached as ``.npz``.
 
     Features are divided by their root mean square over this reference, so FID and KID
     (whose cubic kernel assumes features of order 1) have the usual scale; the same divisor
     applies to the features of the images evaluated against it.
+
+    ``progress(n)`` is called as the real images are rendered (only when not cached).
 
     Returns:
         (scaled features (N, d), divisor, protocol string).
@@ -55,9 +59,12 @@ def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=No
                 return cached["features"], float(cached["scale"]), protocol
     oracle = shapes_oracle.load_oracle() if oracle is None else oracle
     generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
-    images = np.stack([generator.render(generator.scene("test", i), image_size)[0]
-                       for i in range(num_images)])
-    features = oracle_features(oracle, images)
+    images = []
+    for i in range(num_images):
+        images.append(generator.render(generator.scene("test", i), image_size)[0])
+        if progress is not None:
+            progress(1)
+    features = oracle_features(oracle, np.stack(images))
     scale = float(np.sqrt(np.mean(features.astype(np.float64) ** 2)))
     features = features / scale
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,10 +109,11 @@ def _trained_max_objects(generator):
 
 def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_dir=None,
                     diversity_captions=50, diversity_samples=10, batch_size=50, data_seed=0,
-                    oracle=None, image_size=64) -> list[dict]:
+                    oracle=None, image_size=64, verbose=False) -> list[dict]:
     """Every Shapes metric of ``generator`` (a :class:`Generator`, or None for real images:
     the sanity rows, where semantic accuracy and R-precision read the real images of the
-    scenes themselves, and FID/KID/IS those of test scenes N..2N−1); list of metric dicts."""
+    scenes themselves, and FID/KID/IS those of test scenes N..2N−1); list of metric dicts.
+    ``verbose`` prints each phase with a progress line."""
     real = generator is None
     if not real:
         max_objects = max_objects or _trained_max_objects(generator)
@@ -116,7 +124,11 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     label = count_label(num_images)
     scenes = _shapes_scenes(num_images, max_objects, data_seed)
     captions = [scene.captions[0] for scene in scenes]
+    diverse = bool(diversity_captions) and not real
+    phases = Phases(["generate", "oracle", "reference", "r_precision" if damsm_dir else "",
+                     "diversity" if diverse else ""], enabled=verbose)
     if real:
+        phases.start(f"rendering {2 * num_images:,} real test images")
         images = _render_real(scenes, image_size, max_objects, data_seed)
         sample = _render_real(_shapes_scenes(num_images, max_objects, data_seed, num_images),
                               image_size, max_objects, data_seed)
@@ -124,7 +136,10 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
                 f"R-precision) and {num_images}..{2 * num_images - 1} (FID, KID, IS), "
                 f"{max_objects} max objects")
     else:
-        images = sample = generate_images(generator, captions, seed, batch_size)
+        phases.start(f"generating {num_images:,} images of {generator.description}")
+        with Progress("images", num_images, enabled=verbose) as progress:
+            images = sample = generate_images(generator, captions, seed, batch_size,
+                                              progress.advance)
         note = (f"first caption of Shapes test scenes 0..{num_images - 1} ({max_objects} max "
                 f"objects), noise seeds {seed}..{seed + num_images - 1}, "
                 f"{noise_protocol(generator.truncation)}")
@@ -133,14 +148,18 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     def add(name, value, protocol, std=None, count=num_images):
         results.append(entry(name, value, protocol, count, std))
 
+    phases.start("reading them with the Shapes oracle: semantic accuracy, Inception Score")
     accuracy = shapes_oracle.accuracies(shapes_oracle.score_readings(
         oracle.read(images), shapes_oracle.scene_truth(scenes)))
     for name in ("attributes", "position", "shape", "color", "size", "count", "scene"):
         add(f"semantic_{name}_{label}", accuracy[name],
             f"Shapes oracle reading vs the caption's scene; {note}")
 
-    real_features, scale, reference = shapes_reference(num_images, image_size, max_objects,
-                                                       data_seed, oracle)
+    phases.start("FID/KID against the real test images (their features are cached after "
+                 "the first evaluation)")
+    with Progress("real images", num_images, enabled=verbose) as progress:
+        real_features, scale, reference = shapes_reference(
+            num_images, image_size, max_objects, data_seed, oracle, progress.advance)
     features = oracle_features(oracle, sample) / scale
     subset = min(1000, num_images // 2)  # below N, so that subsets differ
     results += fid_kid_entries(features, real_features, label, reference, note, subset, seed,
@@ -151,15 +170,20 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
         "at its most confidently occupied cell, 10 splits", std=is_std)
 
     if damsm_dir:
+        phases.start(f"R-precision with the DAMSM encoders of {damsm_dir}")
         damsm = DamsmCodes(damsm_dir)
         result = damsm.r_precision(damsm.images(images), captions,
                                    [scene.class_id for scene in scenes], seed)
         add(f"r_precision_{label}", result["r_precision"], damsm.protocol,
             std=result["r_precision_std"])
 
-    if diversity_captions and not real:
-        div = kt_diversity.diversity(generator, captions[:diversity_captions],
-                                     oracle.feature_maps, samples=diversity_samples, seed=seed)
+    if diverse:
+        count = len(captions[:diversity_captions])
+        phases.start(f"diversity: {diversity_samples} images of each of {count} captions")
+        with Progress("captions", count, enabled=verbose) as progress:
+            div = kt_diversity.diversity(generator, captions[:diversity_captions],
+                                         oracle.feature_maps, samples=diversity_samples,
+                                         seed=seed, progress=progress.advance)
         n = div["num_captions"]
         add(f"diversity_{n}x{diversity_samples}", div["diversity"],
             f"mean LPIPS-style distance (oracle trunk, unit weights) over all pairs of "

@@ -39,7 +39,7 @@ def pairwise_diversity(feature_maps, images) -> float:
                                      [m[pairs[:, 1]] for m in maps]).mean())
 
 
-def diversity(generate, captions, feature_maps, samples=10, seed=0) -> dict:
+def diversity(generate, captions, feature_maps, samples=10, seed=0, progress=None) -> dict:
     """Mean pairwise perceptual distance of ``samples`` images per caption.
 
     Args:
@@ -49,6 +49,7 @@ def diversity(generate, captions, feature_maps, samples=10, seed=0) -> dict:
         samples: int. Images per caption (seeds ``seed .. seed + samples − 1``). Defaults
             to 10.
         seed: int. Defaults to 0.
+        progress: callable(n), called after each caption with 1. Defaults to None.
 
     Returns:
         dict: ``diversity`` (mean over captions), ``diversity_std``, ``num_captions``,
@@ -60,5 +61,7 @@ def diversity(generate, captions, feature_maps, samples=10, seed=0) -> dict:
         if images.dtype == np.uint8:
             images = images.astype(np.float32) / 127.5 - 1.0
         values.append(pairwise_diversity(feature_maps, images))
+        if progress is not None:
+            progress(1)
     return {"diversity": float(np.mean(values)), "diversity_std": float(np.std(values)),
             "num_captions": len(captions), "samples": samples}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def generate_images(generate, captions, seed=0, batch_size=50):
+def generate_images(generate, captions, seed=0, batch_size=50, progress=None):
     """All images of ``generate`` (captions, seeds) → uint8 (B, S, S, 3) for ``captions``, in
-    batches, caption i with seed ``seed + i``; a wrong output type or count is an error."""
+    batches, caption i with seed ``seed + i``; a wrong output type or count is an error.
+    ``progress(n)``, when given, is called after each batch of n images."""
     parts = []
     for start in range(0, len(captions), batch_size):
         stop = min(len(captions), start + batch_size)
@@ -18,4 +19,6 @@ def generate_images(generate, captions, seed=0, batch_size=50):
                              f"caption; got {images.dtype} {images.shape} for "
                              f"{stop - start} captions")
         parts.append(images)
+        if progress is not None:
+            progress(len(images))
     return np.concatenate(parts)

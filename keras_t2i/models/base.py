@@ -146,18 +146,15 @@ class TextToImageGAN(keras.Model):
         if not discriminators or len(set(names)) != len(names):
             raise ValueError(f"Discriminators need unique names, got {names}")
         self.discriminators = list(discriminators)
+        TextToImageGAN.check_options(noise_dim=noise_dim, mode_seeking=mode_seeking,
+                                     max_batch=max_batch, ema_decay=ema_decay,
+                                     damsm_weight=damsm_weight)
         self.noise_dim = int(noise_dim)
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.mode_seeking = float(mode_seeking)
         self.damsm_weight = float(damsm_weight)
         self.damsm_class_mask = bool(damsm_class_mask)
-        for name, value in (("mode_seeking", self.mode_seeking),
-                            ("damsm_weight", self.damsm_weight)):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
         self.loss_terms = self.build_loss_terms()
         for term in self.loss_terms:
             term.check(self)
@@ -174,6 +171,20 @@ class TextToImageGAN(keras.Model):
         # The networks build themselves from their configs; the wrapper has no weights of its
         # own, so it is built once they are (saving and tf.distribute need that).
         self.built = True
+
+    @classmethod
+    def check_options(cls, **options):
+        """Raises ValueError naming the first constructor option (of those given) that the
+        model would refuse. Nothing is built, so a training run checks its flags with it
+        before any work; families extend it with their own options."""
+        if not 0.0 <= float(options.get("ema_decay", 0.0)) < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {options['ema_decay']}")
+        for name in ("mode_seeking", "damsm_weight"):
+            if float(options.get(name, 0.0)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        for name in ("noise_dim", "max_batch"):
+            if name in options and int(options[name]) < 1:
+                raise ValueError(f"{name} must be >= 1, got {options[name]}")
 
     # -- what a family declares --------------------------------------------------------------
     def latent_dims(self) -> dict:

@@ -9,10 +9,9 @@ import dataclasses
 # Constructor options every family takes, as CLI flags: kwarg → (type, help).
 COMMON_OPTIONS = {
     "image_size": (int, "output side (64, 128, 256)"),
-    "ema_decay": (float, "keep an EMA generator for sampling (e.g. 0.999; default: none)"),
-    "mode_seeking": (float, "MSGAN mode-seeking weight (e.g. 1.0; default off)"),
-    "damsm_weight": (float, "weight of the DAMSM loss on the generator (default: the preset's; "
-                            "0 turns it off)"),
+    "ema_decay": (float, "keep an EMA generator for sampling, e.g. 0.999 (0: none)"),
+    "mode_seeking": (float, "MSGAN mode-seeking weight, e.g. 1.0 (0: off)"),
+    "damsm_weight": (float, "weight of the DAMSM loss on the generator (0: off)"),
 }
 # Options that shape the trained variables: a resumed run cannot change them.
 COMMON_FIXED = ("image_size", "noise_dim", "ema_decay")
@@ -31,6 +30,7 @@ class Family:
             (type, help).
         fixed: tuple. Family-specific options that shape the variables (see COMMON_FIXED).
         description: str.
+        title: str. The family's name in text ("DF-GAN"). Defaults to ``name``.
     """
 
     name: str
@@ -39,6 +39,7 @@ class Family:
     options: dict
     fixed: tuple = ()
     description: str = ""
+    title: str = ""
 
     @property
     def presets(self) -> dict:

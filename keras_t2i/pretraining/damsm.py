@@ -22,7 +22,9 @@ import tensorflow as tf
 from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
 from keras_t2i import data as kt_data
 from keras_t2i.metrics.r_precision import r_precision
+from keras_t2i.progress import StepProgress
 from keras_t2i.text.damsm import (
+    BACKBONES,
     DAMSM,
     IMAGE_ENCODER_FILE,
     TEXT_ENCODER_FILE,
@@ -81,7 +83,32 @@ def resolve_damsm_config(**overrides) -> dict:
     if "out" not in overrides or overrides["out"] is None:
         config["out"] = f"runs/damsm-{config['data']}"
     config["out"] = str(config["out"])
+    check_damsm_config(config)
     return config
+
+
+def check_damsm_config(config: dict) -> None:
+    """Raises an error naming the first option of a resolved DAMSM config that pretraining
+    would fail on (the data and its folder, the budget, the backbone and its weights file,
+    the run directory), before anything is trained or written."""
+    kt_data.check(config["data"], data_dir=config["data_dir"], image_size=config["image_size"],
+                  batch_size=config["batch_size"], **config["data_options"])
+    for key in ("steps", "epochs", "max_words"):
+        if config[key] is not None and int(config[key]) < 1:
+            raise ValueError(f"{key} must be a positive integer, got {config[key]}")
+    if not float(config["learning_rate"]) > 0:
+        raise ValueError(f"learning_rate must be positive, got {config['learning_rate']}")
+    if config["backbone"] not in BACKBONES:
+        raise ValueError(f"Unknown backbone {config['backbone']!r}; valid: {BACKBONES}")
+    weights = config["backbone_weights"]
+    if config["backbone"] == "inception_v3" and not weights:
+        raise ValueError("backbone inception_v3 needs its ImageNet weights file "
+                         "(--backbone-weights inception_v3_weights_tf_dim_ordering_tf_kernels_"
+                         "notop.h5); this package never downloads weights.")
+    if weights and not Path(weights).is_file():
+        raise FileNotFoundError(f"Backbone weights file {weights} does not exist.")
+    if Path(config["out"]).exists() and not Path(config["out"]).is_dir():
+        raise FileExistsError(f"out {config['out']} exists and is not a directory.")
 
 
 def machine_description() -> str:
@@ -144,21 +171,30 @@ def pretrain_damsm(**overrides) -> dict:
     if config["steps"] is not None:
         fit_args = dict(x=train.repeat(), epochs=1, steps_per_epoch=int(config["steps"]))
         update_freq = max(1, math.ceil(int(config["steps"]) / 100))
+        total = int(config["steps"])
     else:
         fit_args = dict(x=train, epochs=int(config["epochs"]))
         update_freq = "epoch"
+        per_epoch = int(train.cardinality())
+        total = int(config["epochs"]) * per_epoch if per_epoch > 0 else None
     callbacks = [keras.callbacks.TensorBoard(str(out / "logs"), update_freq=update_freq)]
+    if total:  # one line over the whole budget; fit's own bars when its length is unknown
+        callbacks.append(StepProgress(total, show=("loss",)))
     start = time.time()
-    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=1, shuffle=False)
+    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=0 if total else 1,
+                        shuffle=False)
     train_seconds = time.time() - start
     calibration_images = 0
     if config["backbone"] == "cnn" and config["bn_calibration_batches"] > 0:
+        print(f"  recomputing the image encoder's BatchNorm statistics on "
+              f"{config['bn_calibration_batches']} training batches", flush=True)
         calibration_images = image_encoder.calibrate_batch_norm(
             batch["image"] for batch in train.repeat().take(config["bn_calibration_batches"]))
 
     text_encoder.save(out / TEXT_ENCODER_FILE)
     image_encoder.save(out / IMAGE_ENCODER_FILE)
 
+    print("  measuring R-precision on the test split", flush=True)
     test = kt_data.load(config["data"], "test", **dict(load, batch_size=EVAL_BATCH_SIZE))
     codes = encode_split(text_encoder, image_encoder, test)
     metrics = r_precision(*codes, folds=config["r_precision_folds"], seed=config["seed"])

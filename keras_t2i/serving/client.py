@@ -6,6 +6,8 @@ It speaks ``tensorflow.serving.PredictionService`` and ``ModelService`` through 
 Example:
 >>> with Client("127.0.0.1:8500", "dfgan_shapes_64") as client:
 ...     images = client.generate(["a red circle in the center"], seeds=[0])  # uint8 (1, S, S, 3)
+...     client.check_words(["a gren circle"])  # words outside the vocabulary:
+...     # [{"caption": 0, "word": "gren", "suggestion": "green"}]
 ...     client.status()    # [{"version": 1, "state": "AVAILABLE", ...}]
 """
 
@@ -25,7 +27,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from keras_t2i.serving.layout import IMAGES_SIGNATURE, PNG_SIGNATURE
+from keras_t2i.serving.layout import (
+    IMAGES_SIGNATURE,
+    PNG_SIGNATURE,
+    TOKENIZE_SIGNATURE,
+    unknown_word_report,
+)
 
 # Image batches outgrow gRPC's default 4 MiB receive limit (ecosystem.md §4).
 MAX_MESSAGE_BYTES = 256 << 20
@@ -99,15 +106,17 @@ class Client:
                 raise ServingError(what, self.target, err.code(), err.details()) from None
         raise AssertionError("unreachable")
 
-    def predict(self, signature, captions, seeds, output_filter=()) -> dict:
-        """Runs ``signature`` on captions and one seed per caption; outputs as numpy arrays."""
+    def predict(self, signature, captions, seeds=None, output_filter=()) -> dict:
+        """Runs ``signature`` on captions and (for the signatures that take them) one seed
+        per caption; outputs as numpy arrays."""
         captions = [captions] if isinstance(captions, str) else list(captions)
-        seeds = np.asarray(seeds, np.int64).reshape(-1)
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, signature)
         request.inputs["captions"].CopyFrom(tf.make_tensor_proto(captions, dtype=tf.string,
                                                                  shape=[len(captions)]))
-        request.inputs["seeds"].CopyFrom(tf.make_tensor_proto(seeds, dtype=tf.int64))
+        if seeds is not None:
+            seeds = np.asarray(seeds, np.int64).reshape(-1)
+            request.inputs["seeds"].CopyFrom(tf.make_tensor_proto(seeds, dtype=tf.int64))
         request.output_filter.extend(output_filter)
         response = self._call(f"Predict({self.model_name}, {signature})",
                               self.predictions.Predict, request)
@@ -120,6 +129,15 @@ class Client:
     def generate_png(self, captions, seeds) -> list[bytes]:
         """One PNG file (bytes) per caption, from the ``generate_png`` signature."""
         return list(self.predict(PNG_SIGNATURE, captions, seeds)["png"])
+
+    def check_words(self, captions) -> list[dict]:
+        """The captions' words outside the served model's vocabulary, with the nearest known
+        word: ``[{"caption": i, "word": w, "suggestion": s or None}]``, from the ``tokenize``
+        signature (exports made before it have none: the server answers FAILED_PRECONDITION,
+        raised as ServingError)."""
+        outputs = self.predict(TOKENIZE_SIGNATURE, captions,
+                               output_filter=("unknown_words", "suggestions"))
+        return unknown_word_report(outputs["unknown_words"], outputs["suggestions"])
 
     def status(self) -> list[dict]:
         """The served versions: ``version``, ``state`` (e.g. ``AVAILABLE``), ``error_code``,

@@ -19,6 +19,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 IMAGES_SIGNATURE = "serving_default"
 PNG_SIGNATURE = "generate_png"
+# captions → tokens, unknown_words, suggestions (export.py); exports made before it have none.
+TOKENIZE_SIGNATURE = "tokenize"
 METADATA_FILE = "keras_t2i.json"
 # TF Serving replays these requests when it loads a version, so the first real request does
 # not pay for graph warm-up (its SavedModel warmup convention); `keras-t2i serve` does too.
@@ -119,3 +121,28 @@ def load_text_ops():
     for library in libraries:
         tf.load_op_library(library)
     _TEXT_OPS_LOADED = True
+
+
+def unknown_word_report(unknown, suggestions) -> list[dict]:
+    """The outputs of ``CaptionTokenizer.check_words`` (or the ``tokenize`` signature) as
+    ``[{"caption": i, "word": w, "suggestion": s or None}]``, one per unknown word in order."""
+    report = []
+    for index, (words, near) in enumerate(zip(unknown, suggestions)):
+        for word, suggestion in zip(words, near):
+            word = word.decode() if isinstance(word, bytes) else str(word)
+            suggestion = suggestion.decode() if isinstance(suggestion, bytes) else str(suggestion)
+            if word:
+                report.append({"caption": index, "word": word, "suggestion": suggestion or None})
+    return report
+
+
+def unknown_word_message(captions, report) -> str:
+    """One line per caption with words outside the vocabulary: ``caption 0 "…": 'gren' (→
+    green?), 'dog'``; "" when every word is known."""
+    lines = []
+    for index, caption in enumerate(captions):
+        words = [f"'{r['word']}'" + (f" (→ {r['suggestion']}?)" if r["suggestion"] else "")
+                 for r in report if r["caption"] == index]
+        if words:
+            lines.append(f'  caption {index} "{caption}": {", ".join(words)}')
+    return "\n".join(lines)

@@ -13,9 +13,11 @@ import tensorflow as tf
 from keras_t2i.serving.layout import (
     IMAGES_SIGNATURE,
     PNG_SIGNATURE,
+    TOKENIZE_SIGNATURE,
     load_text_ops,
     parse_version,
     read_metadata,
+    unknown_word_report,
     version_dirs,
 )
 
@@ -73,14 +75,28 @@ class LocalModel:
         self.loaded = tf.saved_model.load(str(self.directory))
         self.signatures = dict(self.loaded.signatures)
 
-    def run(self, signature: str, captions, seeds) -> dict:
-        """Runs a signature on numpy/list inputs; returns its outputs as numpy arrays."""
+    def run(self, signature: str, captions, seeds=None) -> dict:
+        """Runs a signature on numpy/list inputs (``seeds`` for those that take them);
+        returns its outputs as numpy arrays."""
         if signature not in self.signatures:
             raise KeyError(f"Unknown signature {signature!r}; this model has "
                            f"{sorted(self.signatures)}.")
-        outputs = self.signatures[signature](
-            captions=tf.constant(captions, tf.string), seeds=tf.constant(seeds, tf.int64))
+        inputs = {"captions": tf.constant(captions, tf.string)}
+        if seeds is not None:
+            inputs["seeds"] = tf.constant(seeds, tf.int64)
+        outputs = self.signatures[signature](**inputs)
         return {k: v.numpy() for k, v in outputs.items()}
+
+    def check_words(self, captions) -> list[dict]:
+        """The captions' words outside the model's vocabulary, with the nearest known word:
+        ``[{"caption": i, "word": w, "suggestion": s or None}]`` (the ``tokenize``
+        signature; an export without it raises KeyError saying so)."""
+        if TOKENIZE_SIGNATURE not in self.signatures:
+            raise KeyError(f"{self.directory} has no {TOKENIZE_SIGNATURE!r} signature (it was "
+                           "exported before keras_t2i had one): export it again to check "
+                           "caption words.")
+        outputs = self.run(TOKENIZE_SIGNATURE, list(captions))
+        return unknown_word_report(outputs["unknown_words"], outputs["suggestions"])
 
     def generate(self, captions, seeds) -> np.ndarray:
         return self.run(IMAGES_SIGNATURE, captions, seeds)["images"]

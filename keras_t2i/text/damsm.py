@@ -111,7 +111,13 @@ def _conv_block(x, filters, kernel, strides, name, norm=True):
                             name=f"{name}_conv")(x)
     if norm:
         x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
-    return keras.layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+        return keras.layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+    # LeakyReLU(0.2) as max(x, 0.2x) after a biased conv: TF 2.21's Grappler remapper fuses
+    # conv + bias + LeakyRelu although the gradient (the DAMSM loss on G's images) still reads
+    # the BiasAdd, fails, and logs "remapper failed: INVALID_ARGUMENT: Mutation::Apply error"
+    # on every run (the same fix as DF-GAN's generator). No weights, so saved encoders load.
+    slope = keras.layers.Rescaling(0.2, name=f"{name}_lrelu_slope")(x)
+    return keras.layers.Maximum(name=f"{name}_lrelu")([x, slope])
 
 
 def _cnn_trunk(size, width):

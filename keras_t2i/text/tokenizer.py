@@ -25,6 +25,8 @@ PAD_ID = 0
 UNK_ID = 1
 RESERVED_TOKENS = (PAD_TOKEN, UNK_TOKEN)
 LONG_CAPTION_MODES = ("sample", "truncate")
+# check_words suggests known words for at most this many distinct unknown words per call.
+SUGGESTED_WORDS = 32
 
 _WHITESPACE_TOKENIZER = tf_text.WhitespaceTokenizer()
 
@@ -167,6 +169,60 @@ class CaptionTokenizer(keras.layers.Layer):
         else:
             tokens = ids[:, : self.max_words].to_tensor(PAD_ID, shape=[None, self.max_words])
         return tokens[0] if scalar else tokens
+
+    def check_words(self, captions):
+        """The words of each caption outside the vocabulary, and the nearest known word of
+        each (in graph: the export's ``tokenize`` signature runs it, so a serving client can
+        check captions too).
+
+        A known word is suggested when its edit distance (Levenshtein, on the normalised
+        word) is at most 1 for words of up to 4 letters and at most 2 for longer ones, the
+        first in vocabulary order among the nearest; suggestions are looked up for the first
+        ``SUGGESTED_WORDS`` distinct unknown words of the call (which bounds the work of one
+        request), later ones get none.
+
+        Args:
+            captions: tf.string tensor (batch,).
+
+        Returns:
+            (unknown, suggestions): tf.string tensors (batch, most unknown words of a
+            caption), padded with ""; ``suggestions[i, j]`` is "" when no known word is near
+            ``unknown[i, j]``.
+        """
+        captions = tf.convert_to_tensor(captions, tf.string)
+        words = split_words(captions)
+        unknown = tf.ragged.boolean_mask(
+            words, tf.equal(tf.cast(self.lookup(words), tf.int32), UNK_ID))
+        distinct, index = tf.unique(unknown.flat_values)
+        looked_up = distinct[:SUGGESTED_WORDS]
+        nearest = tf.concat([self._nearest_words(looked_up),
+                             tf.fill([tf.size(distinct) - tf.size(looked_up)], "")], 0)
+        suggestions = unknown.with_flat_values(tf.gather(nearest, index))
+        return unknown.to_tensor(""), suggestions.to_tensor("")
+
+    def _nearest_words(self, words):
+        """For each word (tf.string (U,)), the nearest vocabulary word within the distance
+        of ``check_words``, else ""."""
+        # EditDistance refuses an empty batch.
+        return tf.cond(tf.size(words) > 0, lambda: self._nearest_nonempty(words),
+                       lambda: tf.zeros([0], tf.string))
+
+    def _nearest_nonempty(self, words):
+        vocabulary = tf.constant(self.vocabulary, tf.string)
+        count, size = tf.size(words), tf.size(vocabulary)
+        # Every (word, vocabulary word) pair, as characters: edit distances (U, V).
+        pairs_word = tf.repeat(tf.range(count), size)
+        pairs_known = tf.tile(tf.range(size), [count])
+        letters = tf.strings.bytes_split(words)
+        known_letters = tf.strings.bytes_split(vocabulary)
+        distance = tf.edit_distance(tf.gather(letters, pairs_word).to_sparse(),
+                                    tf.gather(known_letters, pairs_known).to_sparse(),
+                                    normalize=False)
+        distance = tf.reshape(distance, [count, size])
+        best = tf.argmin(distance, axis=1, output_type=tf.int32)
+        best_distance = tf.gather(distance, best, batch_dims=1)
+        allowed = tf.where(tf.strings.length(words) <= 4, 1.0, 2.0)
+        return tf.where(best_distance <= allowed, tf.gather(vocabulary, best), "")
 
     def detokenize(self, tokens):
         """Maps ids back to space-joined words; padding is dropped, unknown words read [UNK].

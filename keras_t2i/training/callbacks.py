@@ -1,6 +1,6 @@
 """Training callbacks: the fixed sample grids, the losses as TensorBoard scalars, checkpoints
-every N steps and a step budget (the evaluation metrics during training are
-``keras_t2i.evaluation.callback.Evaluate``).
+every N steps and a step budget (the progress line is ``keras_t2i.progress.StepProgress``, the
+evaluation metrics during training ``keras_t2i.evaluation.callback.Evaluate``).
 
 The step of a GAN is its generator optimizer's ``iterations`` (one G update per batch), so
 logs, samples and checkpoints line up across resumes.
@@ -16,27 +16,22 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_t2i import _backend  # noqa: F401
+from keras_t2i.grids import labelled_grid
 
 
 def gan_step(model) -> int:
     return int(model.g_optimizer.iterations.numpy())
 
 
-def image_grid(images: np.ndarray, rows: int) -> np.ndarray:
-    """uint8 (rows·cols, H, W, 3) → one uint8 (rows·H, cols·W, 3) image, row-major."""
-    n, h, w, c = images.shape
-    cols = n // rows
-    return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(
-        rows * h, cols * w, c)
-
-
 class SampleGrid(keras.callbacks.Callback):
     """Generates a fixed grid — fixed captions × fixed noise seeds — and logs it.
 
-    Each time it runs, it writes the grid of the final images (rows: seeds, columns:
-    captions) to TensorBoard as the image summary ``samples/grid`` and as
-    ``samples_dir/step_NNNNNNN.png``; a multi-stage generator's every stage also goes to
-    ``samples/stage_K_SIZEpx``. The captions go to TensorBoard as text once, at the start.
+    Each time it runs, it draws the labelled grid (``keras_t2i.grids.labelled_grid``: a
+    header with each column's caption, each row's seed, tiles of at least 128 pixels, one
+    block per stage of a multi-stage generator) and writes that one picture to TensorBoard as
+    the image summary ``samples/grid`` and to ``samples_dir/step_NNNNNNN.png``. Row r uses
+    seed ``seeds[r]`` for every caption, as ``keras-t2i generate`` does. The captions also go
+    to TensorBoard as text once, at the start.
 
     Args:
         log_dir: str. TensorBoard directory; summaries go to ``log_dir/samples``.
@@ -58,36 +53,32 @@ class SampleGrid(keras.callbacks.Callback):
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "samples"))
         self._last = None
 
-    def grids(self) -> list[np.ndarray]:
-        """One grid per stage of the generator, lowest resolution first."""
+    def stages(self) -> list[np.ndarray]:
+        """uint8 images of every stage (lowest resolution first), row-major (seed, caption)."""
         caption_list = [c for _ in self.seeds for c in self.captions]
-        seed_list = [1000 * s + i for s in self.seeds for i in range(len(self.captions))]
+        seed_list = [s for s in self.seeds for _ in self.captions]
         size = self.model.max_batch
         chunks = [self.model.generate_stages(caption_list[i:i + size], seeds=seed_list[i:i + size])
                   for i in range(0, len(caption_list), size)]
-        return [image_grid(np.concatenate(stage), rows=len(self.seeds))
-                for stage in zip(*chunks)]
+        return [np.concatenate(stage) for stage in zip(*chunks)]
 
     def grid(self) -> np.ndarray:
-        """The grid of the final images."""
-        return self.grids()[-1]
+        """The labelled picture (uint8 (H, W, 3)) that is logged and saved."""
+        return labelled_grid(self.stages(), self.captions, self.seeds,
+                             title=f"{type(self.model).__name__}, step {gan_step(self.model):,}")
 
     def write(self):
         step = gan_step(self.model)
         if step == self._last:
             return
         self._last = step
-        grids = self.grids()
+        picture = self.grid()
         with self.writer.as_default():
-            tf.summary.image("samples/grid", grids[-1][None], step=step)
-            if len(grids) > 1:  # a cascade: every stage too
-                for k, grid in enumerate(grids):
-                    tf.summary.image(f"samples/stage_{k}_{grid.shape[0] // len(self.seeds)}px",
-                                     grid[None], step=step)
+            tf.summary.image("samples/grid", picture[None], step=step)
         self.writer.flush()
         if self.samples_dir is not None:
             self.samples_dir.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(grids[-1]).save(self.samples_dir / f"step_{step:07d}.png")
+            Image.fromarray(picture).save(self.samples_dir / f"step_{step:07d}.png")
 
     def on_train_begin(self, logs=None):
         table = "| column | caption |\n|---|---|\n" + "\n".join(
@@ -171,3 +162,4 @@ class StopAtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if gan_step(self.model) >= self.steps:
             self.model.stop_training = True
+

@@ -15,11 +15,14 @@ import inspect
 import json
 from pathlib import Path
 
+from keras_t2i import data as kt_data
 from keras_t2i.models import registry
 from keras_t2i.models.base import TextToImageGAN
-from keras_t2i.text.damsm import TEXT_ENCODER_FILE
+from keras_t2i.pretraining.damsm import resolve_damsm_config
+from keras_t2i.text.damsm import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
+from keras_t2i.training.checkpoint import checkpoint_prefixes
+from keras_t2i.training.distributed import check_strategy
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_bfloat16")
 CONFIG_FILE = "config.json"
 # Options of the run itself; every other keyword is a model constructor option of the family.
@@ -128,8 +131,6 @@ def resolve_train_config(**options) -> dict:
         config["steps"], config["epochs"] = given.get("steps"), given.get("epochs")
     if config.setdefault("precision", "float32") not in PRECISIONS:
         raise ValueError(f"Unknown precision {config['precision']!r}; valid: {PRECISIONS}")
-    if config["strategy"] not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {config['strategy']!r}; valid: {STRATEGIES}")
     if config["strategy"] == "multi-worker" and not config["text_encoder"]:
         raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
                          "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
@@ -141,6 +142,48 @@ def resolve_train_config(**options) -> dict:
     if config["text_encoder"] and "text_encoder_sha256" not in config:
         config["text_encoder_sha256"] = _encoder_digest(config["text_encoder"])
     return config
+
+
+def check_train_config(config: dict) -> None:
+    """Raises an error naming the first problem of a resolved run configuration — model
+    options, data and its folder, budget, optimisation, text encoder (or the DAMSM
+    pretraining that replaces it), strategy, run and export directories — before any work
+    is done or anything is written, so that a bad flag costs seconds, not a pretraining."""
+    family = registry.get_family(config["model"])
+    family.model_class.check_options(**config["model_kwargs"])
+    kt_data.check(config["data"], data_dir=config["data_dir"],
+                  image_size=config["model_kwargs"].get("image_size", 64),
+                  batch_size=config["batch_size"], **config["data_options"])
+    if (config["steps"] is None) == (config["epochs"] is None):
+        raise ValueError("Give the budget as steps or as epochs (one of them).")
+    for key in ("steps", "epochs", "batch_size", "checkpoint_every", "sample_every"):
+        if config[key] is not None and int(config[key]) < 1:
+            raise ValueError(f"{key} must be a positive integer, got {config[key]}")
+    for key in ("g_learning_rate", "d_learning_rate"):
+        if not float(config[key]) > 0:
+            raise ValueError(f"{key} must be positive, got {config[key]}")
+    if config["text_encoder"]:
+        needed = [TEXT_ENCODER_FILE]
+        if config["model_kwargs"].get("damsm_weight"):  # the DAMSM loss needs the image side
+            needed.append(IMAGE_ENCODER_FILE)
+        for name in needed:
+            if not (Path(config["text_encoder"]) / name).is_file():
+                raise FileNotFoundError(
+                    f"--text-encoder {config['text_encoder']} holds no {name}: give the --out "
+                    "of a `keras-t2i pretrain damsm` run.")
+    else:  # the run pretrains its own: check that pretraining's options now
+        resolve_damsm_config(data=config["data"], data_dir=config["data_dir"],
+                             data_options=config["data_options"], seed=config["seed"],
+                             out=str(Path(config["out"]) / "damsm"), **config["damsm"])
+    check_strategy(config["strategy"])
+    out = Path(config["out"])
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} exists and is not a directory.")
+    if not config["resume"] and checkpoint_prefixes(out / "checkpoints"):
+        raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
+                         "it, or choose another --out.")
+    if config["export_dir"] and Path(config["export_dir"]).is_file():
+        raise FileExistsError(f"--export-dir {config['export_dir']} is a file, not a directory.")
 
 
 def _check_resumable(config, given, model_given, family, accepted, out):

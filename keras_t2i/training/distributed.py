@@ -8,6 +8,7 @@ keras-team/keras#20585).
 
 from __future__ import annotations
 
+import json
 import os
 
 import keras
@@ -15,14 +16,34 @@ import tensorflow as tf
 
 from keras_t2i.training.callbacks import gan_step
 
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def check_strategy(name: str) -> None:
+    """Raises ValueError if ``make_strategy(name)`` would fail on its name or, for
+    ``multi-worker``, on ``TF_CONFIG`` (unset, not JSON, or without ``cluster`` and
+    ``task``)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; valid: {STRATEGIES}")
+    if name != "multi-worker":
+        return
+    hint = "(see the README, 'Training on several machines')"
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError(f"--strategy multi-worker reads the cluster from TF_CONFIG, which is "
+                         f"not set {hint}.")
+    try:
+        tf_config = json.loads(os.environ["TF_CONFIG"])
+    except ValueError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err}) {hint}.") from None
+    if not isinstance(tf_config, dict) or not {"cluster", "task"} <= set(tf_config):
+        raise ValueError(f"TF_CONFIG needs \"cluster\" and \"task\" {hint}.")
+
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
+    check_strategy(name)
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multi-worker reads the cluster from TF_CONFIG, which is "
-                             "not set (see the README, 'Training on several machines').")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 

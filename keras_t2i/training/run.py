@@ -27,15 +27,20 @@ from keras_t2i import data as kt_data
 from keras_t2i.export import export_saved_model
 from keras_t2i.models import registry
 from keras_t2i.pretraining.damsm import pretrain_damsm
+from keras_t2i.progress import Phases, StepProgress
 from keras_t2i.text.damsm import TEXT_ENCODER_FILE, load_encoders
 from keras_t2i.training import callbacks as kt_callbacks
 from keras_t2i.training.checkpoint import (
-    checkpoint_prefixes,
     gan_checkpoint,
     remove_temporary_checkpoints,
     restore_newest,
 )
-from keras_t2i.training.config import CONFIG_FILE, load_run_config, resolve_train_config
+from keras_t2i.training.config import (
+    CONFIG_FILE,
+    check_train_config,
+    load_run_config,
+    resolve_train_config,
+)
 from keras_t2i.training.distributed import custom_loop, is_chief, make_strategy
 
 MODEL_FILE = "model.keras"
@@ -53,18 +58,35 @@ SHAPES_GRID_CAPTIONS = (
 )
 
 
-def obtain_encoders(config: dict):
+def needs_pretraining(config: dict) -> bool:
+    """Whether the run must pretrain its DAMSM encoders first (no ``--text-encoder``, and
+    none pretrained in ``RUN/damsm`` by an earlier start)."""
+    return not config["text_encoder"] and not (
+        Path(config["out"]) / "damsm" / TEXT_ENCODER_FILE).is_file()
+
+
+def obtain_encoders(config: dict, phase=None):
     """The run's DAMSM (text_encoder, image_encoder): the pair given, the pair pretrained for
-    this run, or a new pair (pretrained into ``RUN/damsm`` first)."""
+    this run, or a new pair (pretrained into ``RUN/damsm`` first). ``phase`` is the run's
+    ``Phases`` (it announces the pretraining)."""
     if config["text_encoder"]:
         return load_encoders(config["text_encoder"])
     run_damsm = Path(config["out"]) / "damsm"
-    if not (run_damsm / TEXT_ENCODER_FILE).is_file():
-        print(f"No --text-encoder given: pretraining DAMSM into {run_damsm} first.")
+    if needs_pretraining(config):
+        budget = config["damsm"]
+        (phase or Phases(["pretrain"])).start(
+            f"pretraining the DAMSM text and image encoders ({_budget(budget)}) into "
+            f"{run_damsm} (no --text-encoder given)")
         pretrain_damsm(data=config["data"], data_dir=config["data_dir"],
                        data_options=config["data_options"], seed=config["seed"],
-                       out=str(run_damsm), **config["damsm"])
+                       out=str(run_damsm), **budget)
     return load_encoders(run_damsm)
+
+
+def _budget(config) -> str:
+    if config.get("steps") is not None:
+        return f"{int(config['steps']):,} steps"
+    return f"{int(config['epochs']):,} epochs"
 
 
 def _optimizer(default, learning_rate, beta_1, beta_2):
@@ -135,20 +157,20 @@ def _hparams(config) -> dict:
 def train(**options) -> dict:
     """Runs (or resumes) a training run; returns its resolved config with ``step`` reached."""
     config = resolve_train_config(**options)
+    check_train_config(config)  # every option, before any work or any folder
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
     strategy = make_strategy(config["strategy"])
     out = Path(config["out"])
     checkpoints = out / "checkpoints"
-    if not config["resume"] and checkpoint_prefixes(checkpoints):
-        raise ValueError(f"{out} already holds a run with checkpoints: pass --resume to continue "
-                         "it, or choose another --out.")
     chief = is_chief(strategy)
     out.mkdir(parents=True, exist_ok=True)
     if chief:
         (out / CONFIG_FILE).write_text(json.dumps(
             {k: v for k, v in config.items() if k != "resume"}, indent=2, sort_keys=True))
     keras.utils.set_random_seed(config["seed"])
-    text_encoder, image_encoder = obtain_encoders(config)
+    phases = Phases((["pretrain"] if needs_pretraining(config) else []) + ["train"]
+                    + (["export"] if config["export_dir"] and chief else []))
+    text_encoder, image_encoder = obtain_encoders(config, phases)
     with strategy.scope():
         gan = build_gan(config, text_encoder, image_encoder)
     checkpoint = gan_checkpoint(gan)
@@ -196,27 +218,36 @@ def train(**options) -> dict:
                                        every_n_steps=config["sample_every"],
                                        samples_dir=out / "samples")
         callback_list += [kt_callbacks.ScalarLogger(logs), grid,
-                          hp.KerasCallback(str(logs), _hparams(config))]
+                          hp.KerasCallback(str(logs), _hparams(config)),
+                          StepProgress(total, show=("d_loss", "g_loss"))]
+    family = registry.get_family(config["model"])
+    per_epoch = "" if config["steps"] is not None else f" = {config['epochs']:,} epochs"
+    phases.start(f"training {family.title or family.name} ({total:,} steps{per_epoch} of batch "
+                 f"{config['batch_size']}" + (f", resumed at step {start:,}" if start else "")
+                 + f"; samples every {config['sample_every']:,} steps in {out / 'samples'})")
     started = time.time()
     if start < total:
         if config["strategy"] == "multi-worker":
             custom_loop(gan, strategy, dataset, total, callback_list)
         else:
+            # fit's epochs are chunks of sample_every steps (the progress line counts steps).
             chunk = min(config["sample_every"], total)
             gan.fit(dataset, epochs=math.ceil(total / chunk), initial_epoch=start // chunk,
-                    steps_per_epoch=chunk, callbacks=callback_list, verbose=1, shuffle=False)
+                    steps_per_epoch=chunk, callbacks=callback_list, verbose=0, shuffle=False)
     step = kt_callbacks.gan_step(gan)
     result = {**config, "step": step, "export": None}
     if chief:
         gan.save(out / MODEL_FILE)
-        print(f"Trained to step {step} in {(time.time() - started) / 60:.1f} min.")
-        print(f"Logs:    tensorboard --logdir {logs}")
-        print(f"Samples: {out / 'samples'}")
-        print(f"Model:   {out / MODEL_FILE} (checkpoints in {checkpoints})")
+        print(f"Trained to step {step:,} in {(time.time() - started) / 60:.1f} min.")
         if config["export_dir"]:
+            phases.start(f"exporting the SavedModel to {config['export_dir']}")
             result["export"] = str(export_saved_model(
                 gan, config["export_dir"], step=step, preset=config["preset"],
                 data=data_protocol(config)))
+        print(f"Logs:    tensorboard --logdir {logs}")
+        print(f"Samples: {out / 'samples'} (the last: step_{step:07d}.png)")
+        print(f"Model:   {out / MODEL_FILE} (checkpoints in {checkpoints})")
+        if result["export"]:
             print(f"SavedModel: {result['export']} (serve it: keras-t2i serve "
                   f"--model-base-path {config['export_dir']})")
     return result

@@ -36,7 +36,8 @@ def test_export_layout_versions_and_metadata(exported, tmp_path):
     assert meta["vocabulary_size"] == exported["gan"].text_encoder.tokenizer.vocabulary_size()
     assert meta["package_version"] == kt.__version__
     warmup = read_warmup(exported["dir"])  # TF Serving's assets.extra convention
-    assert [r.model_spec.signature_name for r in warmup] == ["serving_default", "generate_png"]
+    assert [r.model_spec.signature_name for r in warmup] == ["serving_default", "generate_png",
+                                                             "tokenize"]
     base = tmp_path / "m"
     assert export_saved_model(exported["gan"], base).name == "1"
     assert export_saved_model(exported["gan"], base).name == "2"
@@ -160,6 +161,29 @@ def test_client_predicts_both_signatures_and_reads_metadata_and_status(server, e
             "inputs": {"captions": ("string", [-1]), "seeds": ("int64", [-1])},
             "outputs": {"images": ("uint8", [-1, 16, 16, 3])}}
         assert meta["signatures"]["generate_png"]["outputs"] == {"png": ("string", [-1])}
+        max_words = exported["gan"].text_encoder.tokenizer.max_words
+        assert meta["signatures"]["tokenize"] == {
+            "inputs": {"captions": ("string", [-1])},
+            "outputs": {"tokens": ("int32", [-1, max_words]),
+                        "unknown_words": ("string", [-1, -1]),
+                        "suggestions": ("string", [-1, -1])}}
+
+
+def test_clients_check_caption_words_with_the_tokenize_signature(server, exported):
+    """The served model names the words outside its vocabulary, with the nearest known word,
+    and its tokens are those the model generates from (the same for the gRPC client and a
+    SavedModel in process)."""
+    captions = ["a big gren circle in the centre", "a small blue square on the left"]
+    expected = [{"caption": 0, "word": "gren", "suggestion": "green"},
+                {"caption": 0, "word": "centre", "suggestion": "center"}]
+    local = LocalModel(exported["base"])
+    with Client(server["target"], "tiny") as client:
+        assert client.check_words(captions) == expected
+        tokens = client.predict("tokenize", captions)["tokens"]
+    assert local.check_words(captions) == expected
+    assert local.check_words(CAPTIONS) == []
+    tokenizer = exported["gan"].text_encoder.tokenizer
+    np.testing.assert_array_equal(tokens, tokenizer(tf.constant(captions)).numpy())
 
 
 def _raw_predict(target, inputs, name="tiny", signature=""):
@@ -304,7 +328,7 @@ def test_a_broken_new_version_leaves_the_served_one(exported, tmp_path, caplog):
     shutil.copytree(exported["dir"], base / "1")
     registry = ModelRegistry({"m": str(base)})
     assert registry.models["m"].current.version == 1
-    assert "Warmed up m version 1 with 2 request(s)" in caplog.text
+    assert "Warmed up m version 1 with 3 request(s)" in caplog.text  # one per signature
     (base / "2").mkdir()
     (base / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
     registry.refresh()
@@ -389,6 +413,40 @@ def test_cli_generate_reports_rejected_captions_without_a_traceback(server, expo
     assert "Traceback" not in err
     assert cli.main(["generate", "a red circle", "--server", server["target"], "--out", out]) == 1
     assert "--server needs --model-name" in capsys.readouterr().err
+
+
+def test_cli_generate_warns_of_unknown_words_and_strict_refuses_them(server, exported, capsys,
+                                                                     tmp_path, monkeypatch):
+    from keras_t2i import cli
+    from keras_t2i.serving import savedmodel
+
+    out = tmp_path / "x.png"
+    caption = "a big gren triangel on the rihgt"
+    routes = [["--model", str(exported["base"])],
+              ["--server", server["target"], "--model-name", "tiny"]]
+    for route in routes:
+        assert cli.main(["generate", caption, "a fluffy dog", *route, "--out", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert "warning: words outside the model's vocabulary" in err
+        assert f'caption 0 "{caption}": \'gren\' (→ green?), \'triangel\' (→ triangle?), ' \
+               "'rihgt' (→ right?)" in err
+        assert 'caption 1 "a fluffy dog": \'fluffy\', \'dog\'' in err
+        out.unlink()
+        assert cli.main(["generate", caption, *route, "--strict", "--out", str(out)]) == 1
+        assert "error: words outside the model's vocabulary (--strict)" in \
+            capsys.readouterr().err
+        assert not out.exists()  # no image for a refused caption
+        assert cli.main(["generate", CAPTIONS[0], *route, "--strict", "--out", str(out)]) == 0
+        assert "vocabulary" not in capsys.readouterr().err
+    # An export made before the tokenize signature: generated, with a note; --strict refuses.
+    def no_signature(self, captions):
+        raise KeyError(f"{self.directory} has no 'tokenize' signature")
+
+    monkeypatch.setattr(savedmodel.LocalModel, "check_words", no_signature)
+    assert cli.main(["generate", caption, *routes[0], "--out", str(out)]) == 0
+    assert "note: words not checked" in capsys.readouterr().err
+    assert cli.main(["generate", caption, *routes[0], "--strict", "--out", str(out)]) == 1
+    assert "--strict cannot check the words" in capsys.readouterr().err
 
 
 @pytest.mark.slow

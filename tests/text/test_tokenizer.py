@@ -6,6 +6,7 @@ from harness import check_config_round_trip
 
 from keras_t2i.text.tokenizer import (
     PAD_ID,
+    SUGGESTED_WORDS,
     UNK_ID,
     CaptionTokenizer,
     build_vocabulary,
@@ -120,3 +121,34 @@ def test_build_vocabulary_orders_by_count_then_alphabet():
         build_vocabulary(["!!", ""])
     with pytest.raises(TypeError, match="must be str"):
         build_vocabulary([b"bytes"])
+
+
+def _checked(tokenizer, captions):
+    unknown, suggestions = tokenizer.check_words(tf.constant(captions, tf.string))
+    return ([[w.decode() for w in row] for row in unknown.numpy()],
+            [[w.decode() for w in row] for row in suggestions.numpy()])
+
+
+def test_check_words_names_unknown_words_and_the_nearest_known_one():
+    tok = CaptionTokenizer(["a", "big", "red", "green", "triangle", "on", "the", "right"])
+    unknown, near = _checked(tok, ["A big GREN triangel on the rihgt!", "a fluffy dog",
+                                   "a big red triangle", "rde"])
+    assert unknown == [["gren", "triangel", "rihgt"], ["fluffy", "dog", ""], ["", "", ""],
+                       ["rde", "", ""]]
+    # Distance 1 for words of up to 4 letters, 2 for longer; "rde" is 2 from "red".
+    assert near == [["green", "triangle", "right"], ["", "", ""], ["", "", ""], ["", "", ""]]
+    assert _checked(tok, []) == ([], [])
+    graph = tf.function(tok.check_words)  # as the export's tokenize signature runs it
+    unknown, near = graph(tf.constant(["a gren dog"]))
+    assert unknown.numpy().tolist() == [[b"gren", b"dog"]]
+    assert near.numpy().tolist() == [[b"green", b""]]
+
+
+def test_check_words_bounds_its_suggestions_per_call():
+    tok = CaptionTokenizer(["red"])
+    filler = [f"zz{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(SUGGESTED_WORDS)]
+    unknown, near = _checked(tok, [" ".join(filler), "redd"])
+    assert unknown[0] == filler and unknown[1][0] == "redd"
+    # "redd" is one edit from "red", but the 33rd distinct unknown word of the call.
+    assert near[0] == [""] * SUGGESTED_WORDS and near[1][0] == ""
+    assert _checked(tok, ["redd"])[1] == [["red"]]  # alone, it gets its suggestion

@@ -13,6 +13,7 @@ FAMILY = Family(
     recipes=RECIPES,
     options={"nf": (int, "base width of G and D")},
     fixed=("nf",),
+    title="DF-GAN",
     description="DF-GAN: one-stage generator with deep fusion, hinge loss with mismatched "
                 "pairs, MA-GP (Tao et al., CVPR 2022)",
 )

@@ -13,6 +13,7 @@ from keras_t2i import (
 from keras_t2i.models.base import TextToImageGAN, _frozen
 from keras_t2i.models.df_gan.df_gan_discriminator import DFGANDiscriminator
 from keras_t2i.models.df_gan.df_gan_generator import DFGANGenerator
+from keras_t2i.models.df_gan.df_gan_layers import channel_multipliers
 from keras_t2i.models.df_gan.df_gan_presets import PRESETS
 
 
@@ -68,6 +69,15 @@ class DFGAN(TextToImageGAN):
         self.nf = int(nf)
         self.gp_weight = float(gp_weight)
         self.gp_power = float(gp_power)
+
+    @classmethod
+    def check_options(cls, **options):
+        super().check_options(**options)
+        channel_multipliers(int(options.get("image_size", 64)))  # a power of two, >= 8
+        if int(options.get("nf", 1)) < 1:
+            raise ValueError(f"nf must be >= 1, got {options['nf']}")
+        if float(options.get("gp_weight", 0.0)) < 0:
+            raise ValueError(f"gp_weight must be >= 0, got {options['gp_weight']}")
 
     @classmethod
     def default_optimizers(cls):
