@@ -308,9 +308,10 @@ def _run_generate(args):
     except Exception as err:  # re-raised unless it is an export without the tokenize signature
         if not _no_tokenize_signature(err):
             raise
+        reason = err.args[0] if isinstance(err, KeyError) and err.args else err
         if args.strict:
-            raise ValueError(f"--strict cannot check the words: {err}") from None
-        print(f"keras-t2i generate: note: words not checked ({err})", file=sys.stderr)
+            raise ValueError(f"--strict cannot check the words: {reason}") from None
+        print(f"keras-t2i generate: note: words not checked ({reason})", file=sys.stderr)
         report = []
     if report:
         message = unknown_word_message(args.captions, report)

@@ -1,5 +1,5 @@
 """What the evaluation modules share: the cache of reference statistics, metric entries with
-their protocol, FID/KID entries, and the DAMSM codes behind R-precision."""
+their protocol, FID/KID entries, the DAMSM codes behind R-precision, and the diversity phase."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2i import _backend  # noqa: F401
-from keras_t2i.metrics import frechet, r_precision
+from keras_t2i.metrics import diversity, frechet, r_precision
+from keras_t2i.progress import Progress
 from keras_t2i.text.damsm import load_encoders
 
 MIN_IMAGES = 200
+
+
+def diversity_phase(generator, captions, feature_maps, samples, seed, phases,
+                    verbose=False) -> dict:
+    """MSGAN's diversity over ``captions`` (``kt.metrics.diversity.diversity``), announced as
+    the next of ``phases`` with a progress line over the captions when ``verbose``."""
+    phases.start(f"diversity: {samples} images of each of {len(captions)} captions")
+    with Progress("captions", len(captions), enabled=verbose) as progress:
+        return diversity.diversity(generator, captions, feature_maps, samples=samples,
+                                   seed=seed, progress=progress.advance)
 
 
 def cache_dir() -> Path:

@@ -16,11 +16,11 @@ from keras_t2i.evaluation.common import (
     DamsmCodes,
     cache_dir,
     count_label,
+    diversity_phase,
     entry,
     fid_kid_entries,
 )
 from keras_t2i.evaluation.sources import noise_protocol
-from keras_t2i.metrics import diversity as kt_diversity
 from keras_t2i.metrics import inception_score
 from keras_t2i.metrics.generated import generate_images
 from keras_t2i.metrics.inception import DIVERSITY_LAYERS, InceptionV3Features
@@ -145,12 +145,8 @@ def evaluate_dataset(generator, data, data_dir, inception_weights, num_images=10
         add(f"r_precision_{label}", result["r_precision"], damsm.protocol,
             std=result["r_precision_std"])
     if diversity_captions:
-        n = len(captions[:diversity_captions])
-        phases.start(f"diversity: {diversity_samples} images of each of {n} captions")
-        with Progress("captions", n, enabled=verbose) as progress:
-            div = kt_diversity.diversity(generator, captions[:diversity_captions],
-                                         inception.feature_maps, samples=diversity_samples,
-                                         seed=seed, progress=progress.advance)
+        div = diversity_phase(generator, captions[:diversity_captions],
+                              inception.feature_maps, diversity_samples, seed, phases, verbose)
         n = div["num_captions"]
         add(f"diversity_{n}x{diversity_samples}", div["diversity"],
             f"mean LPIPS-style distance ({inception.description}: maps "

@@ -12,12 +12,12 @@ from keras_t2i.evaluation.common import (
     DamsmCodes,
     cache_dir,
     count_label,
+    diversity_phase,
     entry,
     fid_kid_entries,
     to_unit,
 )
 from keras_t2i.evaluation.sources import noise_protocol
-from keras_t2i.metrics import diversity as kt_diversity
 from keras_t2i.metrics import inception_score, shapes_oracle
 from keras_t2i.metrics.generated import generate_images
 from keras_t2i.progress import Phases, Progress
@@ -178,12 +178,8 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
             std=result["r_precision_std"])
 
     if diverse:
-        count = len(captions[:diversity_captions])
-        phases.start(f"diversity: {diversity_samples} images of each of {count} captions")
-        with Progress("captions", count, enabled=verbose) as progress:
-            div = kt_diversity.diversity(generator, captions[:diversity_captions],
-                                         oracle.feature_maps, samples=diversity_samples,
-                                         seed=seed, progress=progress.advance)
+        div = diversity_phase(generator, captions[:diversity_captions], oracle.feature_maps,
+                              diversity_samples, seed, phases, verbose)
         n = div["num_captions"]
         add(f"diversity_{n}x{diversity_samples}", div["diversity"],
             f"mean LPIPS-style distance (oracle trunk, unit weights) over all pairs of "
