@@ -16,29 +16,13 @@ import json
 import time
 from pathlib import Path
 
-from common import header
+from common import header, quality_table
 
 import keras_t2i as kt
 from keras_t2i.evaluation import report as kt_evaluate
 from keras_t2i.models.registry import get_preset, get_recipe
 
 PRESET = "dfgan_shapes_64"
-COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape",
-                                                                "{:.1%}"),
-           ("semantic_color", "colour", "{:.1%}"), ("semantic_size", "size", "{:.1%}"),
-           ("semantic_position", "position", "{:.1%}"), ("semantic_count", "count", "{:.1%}"),
-           ("semantic_scene", "whole scene", "{:.1%}"), ("fid", "FID", "{:.2f}"),
-           ("kid", "KID", "{:.4f}"), ("r_precision", "R-precision", "{:.1%}"),
-           ("diversity", "diversity", "{:.4f}"))
-
-
-def value(report, prefix):
-    for entry in report["metrics"]:
-        if entry["name"].startswith(prefix + "_"):
-            return entry["value"]
-    return None
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=get_recipe(PRESET)[1]["train"]["steps"])
@@ -84,15 +68,7 @@ def main():
           f"weight {args.damsm_weight:g}; "
           f"`keras-t2i evaluate` protocol, {args.num_images} test captions; diversity over "
           "50 captions × 10 seeds.\n")
-    print("| model | " + " | ".join(name for _, name, _ in COLUMNS) + " | train minutes |")
-    print("|---|" + "---|" * (len(COLUMNS) + 1))
-    for label, report, minutes in rows:
-        cells = []
-        for prefix, _, fmt in COLUMNS:
-            found = value(report, prefix)
-            cells.append("—" if found is None else fmt.format(found))
-        cells.append("—" if minutes is None else f"{minutes:.1f}")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(quality_table(rows))
     (work / "table.json").write_text(json.dumps(
         [{"model": label, "report": report, "train_minutes": minutes}
          for label, report, minutes in rows], indent=2))

@@ -213,7 +213,7 @@ def _add_train_parser(commands):
         note = "" if len(takers) == len(registry.family_names()) else \
             f" [{', '.join(takers)}]"
         models.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.upper(),
-                            type=_positive_int if kind is int else float,
+                            type={int: _positive_int, float: float, str: str}[kind],
                             help=f"{text}{note} ({_model_default(name)})")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
                        help="one device (default), all local devices, or TF_CONFIG workers")

@@ -183,3 +183,36 @@ def mode_seeking_loss(images_1, images_2, noise_1, noise_2, weight=1.0, eps=1e-5
     images = tf.reduce_mean(tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)))
     noise = tf.reduce_mean(tf.abs(tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)))
     return weight / (images / noise + eps)
+
+
+def paired_pixel_loss(fake, real):
+    """Mean absolute difference of generated images and their captions' real images (the
+    paired image term in pixel space; pix2pix's L1, Isola et al. CVPR 2017 eq. 3).
+
+    Args:
+        fake, real: (B, H, W, 3) in [-1, 1].
+
+    Returns:
+        float32 scalar.
+    """
+    return tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - tf.cast(real, tf.float32)))
+
+
+def paired_feature_loss(fake_features, real_features, eps=1e-10):
+    """Squared distance of unit-normalised feature vectors, averaged over positions and the
+    batch (the paired image term in a frozen network's feature space; the per-layer distance of
+    LPIPS, Zhang et al. CVPR 2018 eq. 1, with equal channel weights).
+
+    Args:
+        fake_features, real_features: (B, h, w, C) or (B, C).
+        eps: float. Added under the norm's square root.
+
+    Returns:
+        float32 scalar in [0, 4].
+    """
+    def unit(x):
+        x = tf.cast(x, tf.float32)
+        return x * tf.math.rsqrt(tf.reduce_sum(x * x, axis=-1, keepdims=True) + eps)
+
+    return tf.reduce_mean(tf.reduce_sum(tf.square(unit(fake_features) - unit(real_features)),
+                                        axis=-1))

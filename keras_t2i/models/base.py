@@ -14,8 +14,13 @@ networks, hands them to this class by role, and implements the hooks:
 - hooks: ``generate_images`` (→ ``{"images": [stage, …, final], **extras}``),
   ``discriminator_losses`` and ``generator_losses`` (they see the whole batch: the keys the
   family lists in ``BATCH_KEYS`` plus those its loss terms need), ``tracked_losses``;
-- loss terms (``keras_t2i.models.loss_terms``): mode seeking (``mode_seeking=λ``) and the
-  DAMSM loss (``damsm_weight=λ``) on the final stage of any family, built only when λ > 0.
+- loss terms (``keras_t2i.models.loss_terms``): mode seeking (``mode_seeking=λ``), the
+  DAMSM loss (``damsm_weight=λ``) and the paired image term (``paired_weight=λ`` with a
+  schedule) on the final stage of any family, built only when λ > 0;
+- DiffAugment (``diffaugment="translation,cutout"``): every image a discriminator sees in
+  training, real or generated, goes through the same kind of random translation and cutout
+  (``keras_t2i.layers.DiffAugment``); the hooks receive the augmented images, the loss terms
+  the clean ones. ``test_step`` does not augment.
 
 Per batch, ``train_step`` runs one step of every discriminator (one optimizer over all of
 them) on the fakes, then one generator step on the same fakes scored by the updated
@@ -42,7 +47,14 @@ from keras_t2i import (
     _backend,  # noqa: F401
     losses,
 )
-from keras_t2i.models.loss_terms import DAMSMTerm, ModeSeekingTerm, TermInputs
+from keras_t2i.layers.diff_augment import DRAWS, DiffAugment
+from keras_t2i.models.loss_terms import (
+    DAMSMTerm,
+    ModeSeekingTerm,
+    PairedImageTerm,
+    TermInputs,
+    WeightSchedule,
+)
 from keras_t2i.text.damsm import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
 from keras_t2i.version import __version__
 
@@ -119,6 +131,18 @@ class TextToImageGAN(keras.Model):
             as ``damsm``). 0 turns it off. Defaults to 0.
         damsm_class_mask: bool. Leave same-class pairs out of the DAMSM loss's softmax (the
             batch's ``class_id``). Defaults to True.
+        paired_weight: float. λ of the paired image term (``PairedImageTerm``: a distance
+            between each final image and its caption's real image; tracked as ``paired``).
+            0, the default, turns it off.
+        paired_schedule: str. The term's weight over generator steps, a ``WeightSchedule``
+            spec: ``"constant"`` (the default), ``"linear:HOLD:DECAY"``,
+            ``"cosine:HOLD:DECAY"``.
+        paired_distance: str. ``"pixel"`` (L1, the default) or ``"features"`` (the frozen
+            DAMSM image encoder's features; needs ``image_encoder``).
+        diffaugment: str. DiffAugment on the discriminators' inputs in training:
+            ``"off"`` (the default), or transforms with optional ratios,
+            ``"translation,cutout"``, ``"translation=0.0625,cutout=0.25"``
+            (``DiffAugment.parse``).
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
     data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
@@ -135,7 +159,9 @@ class TextToImageGAN(keras.Model):
 
     def __init__(self, text_encoder, generator, discriminators, noise_dim=100,
                  mode_seeking=0.0, max_batch=64, ema_decay=0.0, image_encoder=None,
-                 damsm_weight=0.0, damsm_class_mask=True, **kwargs):
+                 damsm_weight=0.0, damsm_class_mask=True, paired_weight=0.0,
+                 paired_schedule="constant", paired_distance="pixel", diffaugment="off",
+                 **kwargs):
         super().__init__(**kwargs)
         self.text_encoder = _frozen(text_encoder)
         self.image_encoder = _frozen(image_encoder)
@@ -148,13 +174,22 @@ class TextToImageGAN(keras.Model):
         self.discriminators = list(discriminators)
         TextToImageGAN.check_options(noise_dim=noise_dim, mode_seeking=mode_seeking,
                                      max_batch=max_batch, ema_decay=ema_decay,
-                                     damsm_weight=damsm_weight)
+                                     damsm_weight=damsm_weight, paired_weight=paired_weight,
+                                     paired_schedule=paired_schedule,
+                                     paired_distance=paired_distance, diffaugment=diffaugment)
         self.noise_dim = int(noise_dim)
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
         self.mode_seeking = float(mode_seeking)
         self.damsm_weight = float(damsm_weight)
         self.damsm_class_mask = bool(damsm_class_mask)
+        self.paired_weight = float(paired_weight)
+        self.paired_schedule = WeightSchedule(paired_schedule).spec
+        self.paired_distance = str(paired_distance)
+        ratios = DiffAugment.parse(diffaugment)
+        self.diffaugment = DiffAugment.spec(**ratios)
+        self.augmenter = DiffAugment(**ratios, name="diffaugment") if any(
+            ratios.values()) else None
         self.loss_terms = self.build_loss_terms()
         for term in self.loss_terms:
             term.check(self)
@@ -179,12 +214,25 @@ class TextToImageGAN(keras.Model):
         before any work; families extend it with their own options."""
         if not 0.0 <= float(options.get("ema_decay", 0.0)) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {options['ema_decay']}")
-        for name in ("mode_seeking", "damsm_weight"):
+        for name in ("mode_seeking", "damsm_weight", "paired_weight"):
             if float(options.get(name, 0.0)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        WeightSchedule.parse(options.get("paired_schedule", "constant"))
+        if options.get("paired_distance", "pixel") not in PairedImageTerm.DISTANCES:
+            raise ValueError(f"paired_distance must be one of {PairedImageTerm.DISTANCES}, got "
+                             f"{options['paired_distance']!r}")
+        DiffAugment.parse(options.get("diffaugment", "off"))
         for name in ("noise_dim", "max_batch"):
             if name in options and int(options[name]) < 1:
                 raise ValueError(f"{name} must be >= 1, got {options[name]}")
+
+    @staticmethod
+    def needs_image_encoder(**options) -> bool:
+        """Whether constructor ``options`` use the DAMSM image encoder (the DAMSM loss, or the
+        paired term in feature space), so a run must load or keep it."""
+        return bool(float(options.get("damsm_weight", 0.0))) or (
+            bool(float(options.get("paired_weight", 0.0)))
+            and options.get("paired_distance", "pixel") == "features")
 
     # -- what a family declares --------------------------------------------------------------
     def latent_dims(self) -> dict:
@@ -199,6 +247,9 @@ class TextToImageGAN(keras.Model):
             terms.append(ModeSeekingTerm(self.mode_seeking))
         if self.damsm_weight:
             terms.append(DAMSMTerm(self.damsm_weight, mask_same_class=self.damsm_class_mask))
+        if self.paired_weight:
+            terms.append(PairedImageTerm(self.paired_weight, self.paired_schedule,
+                                         self.paired_distance))
         return terms
 
     @classmethod
@@ -301,6 +352,23 @@ class TextToImageGAN(keras.Model):
             latents[name] = value[replica * batch_size:(replica + 1) * batch_size]
         return latents
 
+    def augment(self, images):
+        """DiffAugment of a batch of discriminator inputs (this replica's slice of draws for
+        the global batch, as ``sample_latents``); the images unchanged when it is off."""
+        if self.augmenter is None:
+            return images
+        replica, replicas = _replica_context()
+        batch_size = tf.shape(images)[0]
+        draws = keras.random.uniform((batch_size * replicas, DRAWS), seed=self.seed_generator)
+        return self.augmenter(images, draws[replica * batch_size:(replica + 1) * batch_size])
+
+    def augment_generated(self, generated) -> dict:
+        """``generate_images``' output with every stage's images augmented (extras as they
+        are)."""
+        if self.augmenter is None:
+            return generated
+        return {**generated, "images": [self.augment(x) for x in generated["images"]]}
+
     def latents_from_seeds(self, seeds, truncation=None) -> dict:
         """Every latent from per-caption int seeds (inference): latent k of caption i is a
         function of ``seeds[i]`` and k alone."""
@@ -372,16 +440,21 @@ class TextToImageGAN(keras.Model):
         with tf.GradientTape() as g_tape:
             generated = self.generate_images(latents, fake_text, training=True)
             with g_tape.stop_recording():
+                d_batch = batch
+                if self.augmenter is not None:
+                    d_batch = {**batch, "image": self.augment(batch["image"])}
                 with tf.GradientTape() as d_tape:
                     d_values = self.discriminator_losses(
-                        batch, text, tf.nest.map_structure(tf.stop_gradient, generated),
-                        fake_text)
+                        d_batch, text, self.augment_generated(
+                            tf.nest.map_structure(tf.stop_gradient, generated)), fake_text)
                     d_scaled = d_values["d_loss"] / replicas
                 d_vars = self.discriminator_variables
                 self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
-            # The discriminators have been updated: the G step scores the same fakes with them.
+            # The discriminators have been updated: the G step scores the same fakes with them
+            # (augmented afresh; the loss terms see them clean).
             g_values = self._add_terms(
-                self.generator_losses(batch, text, generated, fake_text, latents),
+                self.generator_losses(d_batch, text, self.augment_generated(generated),
+                                      fake_text, latents),
                 batch, generated, fake_text, latents, batch_size)
             g_scaled = g_values["g_loss"] / replicas
         g_vars = self.generator.trainable_variables
@@ -408,9 +481,11 @@ class TextToImageGAN(keras.Model):
             return g_values
         inputs = TermInputs(self.final_images(generated), fake_text, latents, batch,
                             batch_size, self.copies, generated)
+        step = self.g_optimizer.iterations if self.g_optimizer is not None else 0
         for term in self.loss_terms:
             g_values[term.name] = term(self, inputs)
-            g_values["g_loss"] = g_values["g_loss"] + term.contribution(g_values[term.name])
+            g_values["g_loss"] = g_values["g_loss"] + term.contribution(g_values[term.name],
+                                                                        step)
         return g_values
 
     def damsm_loss(self, images, text, class_ids=None):
@@ -554,7 +629,9 @@ class TextToImageGAN(keras.Model):
         config = {**super().get_config(), "noise_dim": self.noise_dim,
                   "mode_seeking": self.mode_seeking, "max_batch": self.max_batch,
                   "ema_decay": self.ema_decay, "damsm_weight": self.damsm_weight,
-                  "damsm_class_mask": self.damsm_class_mask}
+                  "damsm_class_mask": self.damsm_class_mask,
+                  "paired_weight": self.paired_weight, "paired_schedule": self.paired_schedule,
+                  "paired_distance": self.paired_distance, "diffaugment": self.diffaugment}
         for name in self.FROZEN:
             module = getattr(self, name, None)
             config[name] = None if module is None else keras.layers.serialize(module)

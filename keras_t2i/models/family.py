@@ -12,6 +12,14 @@ COMMON_OPTIONS = {
     "ema_decay": (float, "keep an EMA generator for sampling, e.g. 0.999 (0: none)"),
     "mode_seeking": (float, "MSGAN mode-seeking weight, e.g. 1.0 (0: off)"),
     "damsm_weight": (float, "weight of the DAMSM loss on the generator (0: off)"),
+    "paired_weight": (float, "weight of the paired image term, a distance from each "
+                             "generated image to its caption's real image (0: off)"),
+    "paired_schedule": (str, "the paired term's weight over G steps: constant, "
+                             "linear:HOLD:DECAY or cosine:HOLD:DECAY"),
+    "paired_distance": (str, "the paired term's distance: pixel (L1) or features (the "
+                             "DAMSM image encoder's)"),
+    "diffaugment": (str, "DiffAugment on D's inputs: off, or translation,cutout with "
+                         "optional ratios (translation=0.0625,cutout=0.25)"),
 }
 # Options that shape the trained variables: a resumed run cannot change them.
 COMMON_FIXED = ("image_size", "noise_dim", "ema_decay")

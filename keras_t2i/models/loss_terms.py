@@ -16,6 +16,7 @@ The pure loss functions are in ``keras_t2i.losses``; this module only wires them
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import tensorflow as tf
 
@@ -83,8 +84,9 @@ class LossTerm:
     def __call__(self, model, inputs: TermInputs) -> tf.Tensor:
         raise NotImplementedError
 
-    def contribution(self, value):
-        """What the term adds to ``g_loss`` given its tracked value."""
+    def contribution(self, value, step=None):
+        """What the term adds to ``g_loss`` given its tracked value (``step``: the generator
+        steps taken so far, for terms whose weight follows a schedule)."""
         return value if self.weighted else self.weight * value
 
     def __repr__(self):
@@ -147,3 +149,122 @@ class DAMSMTerm(LossTerm):
             images, text = inputs.copy(k)
             values.append(model.damsm_loss(images, text, class_ids))
         return tf.add_n(values) / inputs.copies
+
+
+class WeightSchedule:
+    """A loss weight's factor over training: 1 for ``hold`` generator steps, then down to 0 over
+    ``decay`` steps, linearly or along a half cosine (0 from ``hold + decay`` on).
+
+    Specs: ``"constant"`` (always 1), ``"linear:HOLD:DECAY"``, ``"cosine:HOLD:DECAY"`` (steps;
+    ``DECAY`` 0 drops to 0 at ``HOLD``).
+    """
+
+    KINDS = ("constant", "linear", "cosine")
+
+    def __init__(self, spec="constant"):
+        self.kind, self.hold, self.decay = self.parse(spec)
+
+    @classmethod
+    def parse(cls, spec):
+        """(kind, hold, decay) of a spec; ValueError naming what is wrong."""
+        parts = str(spec).strip().split(":")
+        usage = ("'constant', 'linear:HOLD:DECAY' or 'cosine:HOLD:DECAY' (generator steps, "
+                 "e.g. 'linear:1500:1000')")
+        if parts[0] not in cls.KINDS:
+            raise ValueError(f"Unknown schedule {spec!r}; valid: {usage}.")
+        if parts[0] == "constant":
+            if len(parts) != 1:
+                raise ValueError(f"Schedule 'constant' takes no steps, got {spec!r}.")
+            return "constant", 0, 0
+        try:
+            hold, decay = (int(p) for p in parts[1:])
+        except ValueError:
+            raise ValueError(f"Schedule {spec!r} needs two whole step counts: {usage}.") from None
+        if hold < 0 or decay < 0:
+            raise ValueError(f"Schedule {spec!r} needs step counts >= 0.")
+        return parts[0], hold, decay
+
+    @property
+    def spec(self):
+        return "constant" if self.kind == "constant" else f"{self.kind}:{self.hold}:{self.decay}"
+
+    def __call__(self, step):
+        """The factor in [0, 1] at ``step`` (generator steps taken), float32."""
+        if self.kind == "constant":
+            return tf.constant(1.0)
+        step = tf.cast(step, tf.float32)
+        if self.decay:
+            progress = tf.clip_by_value((step - self.hold) / self.decay, 0.0, 1.0)
+        else:  # a step down to 0 at HOLD
+            progress = tf.cast(step >= self.hold, tf.float32)
+        if self.kind == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + tf.cos(math.pi * progress))
+
+    def __repr__(self):
+        return f"WeightSchedule({self.spec!r})"
+
+
+class PairedImageTerm(LossTerm):
+    """The paired image term: a distance between each generated image and its caption's real
+    image, weighted by λ·schedule(step), so training can start as a regression (which learns
+    where and what the captioned objects are in few steps) and end as the pure GAN. Tracked as
+    ``paired``, the unweighted distance.
+
+    Distances (``distance``):
+
+    - ``"pixel"``: mean |G(z, c) − x| (``losses.paired_pixel_loss``);
+    - ``"features"``: in the frozen DAMSM image encoder's space, pretrained on the same images
+      and captions (``losses.paired_feature_loss`` of the region maps plus that of the global
+      features), so the term weighs what the captions describe more than the pixels.
+
+    With several latent copies per caption each copy is compared with the caption's image.
+
+    This is the package's addition for small compute (the regression idea of pix2pix, Isola
+    et al. CVPR 2017, and SRGAN's feature-space loss, Ledig et al. CVPR 2017); no paper
+    preset uses it.
+
+    Args:
+        weight: float. λ, > 0.
+        schedule: str. A ``WeightSchedule`` spec. Defaults to ``"constant"``.
+        distance: str. ``"pixel"`` or ``"features"``. Defaults to ``"pixel"``.
+    """
+
+    name = "paired"
+    DISTANCES = ("pixel", "features")
+    batch_keys = ("image",)
+
+    def __init__(self, weight, schedule="constant", distance="pixel"):
+        super().__init__(weight)
+        self.schedule = WeightSchedule(schedule)
+        if distance not in self.DISTANCES:
+            raise ValueError(f"Unknown paired distance {distance!r}; valid: {self.DISTANCES}")
+        self.distance = distance
+
+    def check(self, model):
+        if self.distance == "features" and model.image_encoder is None:
+            raise ValueError("paired_distance='features' needs the DAMSM image encoder "
+                             "pretrained with the text encoder: pass image_encoder= (the second "
+                             "of kt.pretrain.load_encoders(DIR)).")
+
+    def _distance(self, model, fake, real):
+        if self.distance == "pixel":
+            return losses.paired_pixel_loss(fake, real)
+        fake_regions, fake_global = model.image_encoder(fake, training=False)
+        real_regions, real_global = model.image_encoder(real, training=False)
+        return (losses.paired_feature_loss(fake_regions, tf.stop_gradient(real_regions))
+                + losses.paired_feature_loss(fake_global, tf.stop_gradient(real_global)))
+
+    def __call__(self, model, inputs):
+        real = inputs.batch["image"]
+        values = [self._distance(model, inputs.copy(k)[0], real) for k in range(inputs.copies)]
+        return tf.add_n(values) / inputs.copies
+
+    def contribution(self, value, step=None):
+        if step is None:
+            raise ValueError("PairedImageTerm's weight follows a schedule: pass the step.")
+        return self.weight * self.schedule(step) * value
+
+    def __repr__(self):
+        return (f"PairedImageTerm(weight={self.weight:g}, schedule={self.schedule.spec!r}, "
+                f"distance={self.distance!r})")

@@ -164,7 +164,7 @@ def check_train_config(config: dict) -> None:
             raise ValueError(f"{key} must be positive, got {config[key]}")
     if config["text_encoder"]:
         needed = [TEXT_ENCODER_FILE]
-        if config["model_kwargs"].get("damsm_weight"):  # the DAMSM loss needs the image side
+        if family.model_class.needs_image_encoder(**config["model_kwargs"]):
             needed.append(IMAGE_ENCODER_FILE)
         for name in needed:
             if not (Path(config["text_encoder"]) / name).is_file():

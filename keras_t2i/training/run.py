@@ -99,10 +99,10 @@ def build_gan(config: dict, text_encoder, image_encoder=None):
     """The compiled GAN of a config. With ``precision="mixed_bfloat16"`` its networks compute
     in bfloat16 with float32 weights (the policy is set while they are built, then restored;
     the images and D's logits stay float32, losses are computed in float32). The DAMSM image
-    encoder is only kept when the config's ``damsm_weight`` uses it."""
+    encoder is only kept when the config's options use it (``needs_image_encoder``)."""
     model_class = registry.get_family(config["model"]).model_class
     kwargs = dict(config["model_kwargs"])
-    if kwargs.get("damsm_weight"):
+    if model_class.needs_image_encoder(**kwargs):
         kwargs["image_encoder"] = image_encoder
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.get("precision", "float32"))

@@ -1,0 +1,90 @@
+"""The fast-convergence ablation at the quickstart's budget (issue 17): the quickstart's preset,
+each option alone and their combination, every run from the same DAMSM encoders and seeds.
+
+Pretrains one DAMSM pair with the quickstart recipe's budget unless --damsm is given, trains
+each variant with the quickstart recipe (its steps unless --steps), evaluates it with
+`keras-t2i evaluate`'s protocol and prints a Markdown table per seed. A run directory that
+already holds metrics is read, not retrained (so a table can be completed across sittings;
+the train minutes are then those recorded with it).
+
+Usage: python benchmarks/fast_convergence.py [--variants old paired ...] [--seeds 0 1 2]
+           [--steps N] [--num-images 1000] [--damsm DIR] [--work /tmp/fast_convergence]
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import header, quality_table
+
+import keras_t2i as kt
+from keras_t2i.evaluation import report as kt_evaluate
+from keras_t2i.models.registry import get_recipe
+
+RECIPE = "dfgan_shapes_64"
+# Variant → (label, model options on top of the recipe's preset).
+VARIANTS = {
+    "old": ("the quickstart preset before issue 17", {}),
+    "paired": ("+ paired L1 term, λ 10, linear:2000:1000",
+               {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000"}),
+    "paired-constant": ("+ paired L1 term, λ 20, constant", {"paired_weight": 20.0}),
+    "paired-features": ("+ paired DAMSM-feature term, λ 10, linear:2000:1000",
+                        {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
+                         "paired_distance": "features"}),
+    "diffaugment": ("+ DiffAugment translation 1/16, cutout 1/4",
+                    {"diffaugment": "translation,cutout"}),
+    "paired+diffaugment": ("+ paired L1 (λ 10, linear:2000:1000) + DiffAugment",
+                           {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
+                            "diffaugment": "translation,cutout"}),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=get_recipe(RECIPE)[1]["train"]["steps"])
+    parser.add_argument("--num-images", type=int, default=1000)
+    parser.add_argument("--damsm", help="reuse these DAMSM encoders (default: pretrain them)")
+    parser.add_argument("--work", default="/tmp/fast_convergence")
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    recipe = get_recipe(RECIPE)[1]
+
+    damsm = args.damsm
+    if not damsm:
+        damsm = str(work / "damsm")
+        if not (Path(damsm) / "text_encoder.keras").is_file():
+            kt.pretrain.pretrain_damsm(data="shapes", data_options=recipe["data"]["options"],
+                                       out=damsm, seed=0, **recipe["damsm"])
+
+    print(header(f"Fast convergence on Shapes: the ablation ({args.steps} GAN steps)"))
+    print(f"Recipe `{RECIPE}` (single-object Shapes, 64×64, nf 16, batch 8, DAMSM loss λ 1), "
+          f"every run from the DAMSM encoders in {damsm}; `keras-t2i evaluate` protocol, "
+          f"{args.num_images} test captions; diversity over 50 captions × 10 seeds.\n")
+    for seed in args.seeds:
+        rows = []
+        for name in args.variants:
+            label, options = VARIANTS[name]
+            run = work / f"{name}-seed{seed}"
+            metrics = run / "ablation.json"
+            if metrics.is_file():
+                saved = json.loads(metrics.read_text())
+                rows.append((label, saved["report"], saved["train_minutes"]))
+                continue
+            started = time.time()
+            kt.train.train(out=str(run), text_encoder=damsm, steps=args.steps, seed=seed,
+                           export_dir="", resume=(run / "checkpoints").is_dir(), **options)
+            minutes = (time.time() - started) / 60
+            report = kt_evaluate.evaluate(run=str(run), num_images=args.num_images,
+                                          out=str(run / "metrics.json"))
+            metrics.write_text(json.dumps({"report": report, "train_minutes": minutes}))
+            rows.append((label, report, minutes))
+        print(f"Seed {seed}:\n")
+        print(quality_table(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

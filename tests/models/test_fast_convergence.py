@@ -1,0 +1,204 @@
+"""The fast-convergence options of the base model: the paired image term with its schedule and
+DiffAugment on the discriminators' inputs (numerics on fixed inputs; off is the old step)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from harness import run_call_checks
+
+import keras_t2i as kt
+from keras_t2i import losses
+from keras_t2i.layers import DiffAugment
+from keras_t2i.models.loss_terms import PairedImageTerm, WeightSchedule
+from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
+
+
+@pytest.fixture(scope="module")
+def text_encoder():
+    return DAMSMTextEncoder(kt.data.caption_tokenizer("shapes", max_objects=1), embedding_dim=8,
+                            units=8)
+
+
+@pytest.fixture(scope="module")
+def batch(text_encoder):
+    ds = kt.data.load("shapes", "test", image_size=16, batch_size=4, num_scenes=4,
+                      tokenizer=text_encoder.tokenizer, max_objects=1)
+    return {k: v for k, v in next(iter(ds)).items() if k in ("image", "tokens", "class_id")}
+
+
+def counting_images():
+    return tf.reshape(tf.range(2 * 8 * 8, dtype=tf.float32), (2, 8, 8, 1)) + 1.0
+
+
+def test_diffaugment_translates_and_cuts_out_as_drawn():
+    images = counting_images()
+    layer = DiffAugment(translation=0.25, cutout=0.5)  # shifts in [-2, 2], a 4-pixel square
+    draws = tf.constant([[0.0, 0.99, 0.5, 0.5], [0.5, 0.5, 0.0, 0.0]])
+    out = layer(images, draws).numpy()[..., 0]
+    x = images.numpy()[..., 0]
+    # Image 0: shifted up by 2 rows and right by 2 columns (zeros come in), then the square of
+    # rows and columns 2..5 (centre 4) zeroed.
+    expected = np.zeros((8, 8), "float32")
+    expected[:6, 2:] = x[0, 2:, :6]
+    expected[2:6, 2:6] = 0
+    np.testing.assert_array_equal(out[0], expected)
+    # Image 1: no shift (draw 0.5 is the middle of 5 shifts); the square centred on (0, 0) is
+    # clipped to rows and columns 0..1.
+    expected = x[1].copy()
+    expected[:2, :2] = 0
+    np.testing.assert_array_equal(out[1], expected)
+
+
+def test_diffaugment_is_differentiable_and_serialises():
+    images = counting_images()
+    layer = DiffAugment(translation=0.25, cutout=0.5)
+    draws = tf.constant([[0.0, 0.99, 0.5, 0.5], [0.5, 0.5, 0.0, 0.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = layer(images, draws)
+        total = tf.reduce_sum(out)
+    grads = tape.gradient(total, images).numpy()
+    # Each input pixel that survives counts once; the rest get no gradient.
+    assert sorted(np.unique(grads)) == [0.0, 1.0]
+    assert grads.sum() == np.count_nonzero(out.numpy())
+    run_call_checks(layer, (images, draws), ((2, 8, 8, 1), "float32"))
+
+
+def test_diffaugment_specs():
+    assert DiffAugment.parse("off") == {"translation": 0.0, "cutout": 0.0}
+    assert DiffAugment.parse("translation,cutout") == {"translation": 1 / 16, "cutout": 1 / 4}
+    assert DiffAugment.parse("cutout=0.5") == {"translation": 0.0, "cutout": 0.5}
+    assert DiffAugment.spec(1 / 16, 0.0) == "translation=0.0625"
+    assert DiffAugment.spec(0.0, 0.0) == "off"
+    for bad, message in (("color", "Unknown DiffAugment transform 'color'"),
+                         ("cutout=big", "needs a number"), ("translation=1.5", "must be in")):
+        with pytest.raises(ValueError, match=message):
+            DiffAugment.parse(bad)
+
+
+def test_weight_schedules():
+    values = lambda spec: [float(WeightSchedule(spec)(s)) for s in (0, 10, 15, 20, 30)]  # noqa: E731
+    assert values("constant") == [1, 1, 1, 1, 1]
+    assert values("linear:10:10") == [1, 1, 0.5, 0, 0]
+    np.testing.assert_allclose(values("cosine:10:10"), [1, 1, 0.5, 0, 0], atol=1e-7)
+    assert values("linear:10:0") == [1, 0, 0, 0, 0]  # a step down at HOLD
+    assert WeightSchedule("cosine:5:7").spec == "cosine:5:7"
+    for bad in ("linear", "linear:a:3", "cubic:1:2", "constant:3", "linear:-1:3"):
+        with pytest.raises(ValueError, match="[Ss]chedule"):
+            WeightSchedule(bad)
+
+
+def test_paired_distances_hand_computed():
+    fake = tf.constant([[[[0.0, 1.0, -1.0]]]])
+    real = tf.constant([[[[1.0, 1.0, 1.0]]]])
+    assert float(losses.paired_pixel_loss(fake, real)) == pytest.approx(1.0)  # (1 + 0 + 2) / 3
+    a = tf.constant([[3.0, 4.0], [1.0, 0.0]])
+    b = tf.constant([[6.0, 8.0], [0.0, 2.0]])
+    # Same direction: 0; orthogonal unit vectors: |(1, 0) − (0, 1)|² = 2; mean 1.
+    assert float(losses.paired_feature_loss(a, b)) == pytest.approx(1.0, abs=1e-6)
+
+
+def twin(gan_class, text_encoder, **options):
+    """A model with ``options`` and its twin without them, with the same weights."""
+    with_options = gan_class(text_encoder, image_size=16, nf=4, **options)
+    plain = gan_class(text_encoder, image_size=16, nf=4,
+                      image_encoder=options.get("image_encoder"))
+    plain.set_weights(with_options.get_weights())
+    for gan in (with_options, plain):
+        gan.compile()
+    return with_options, plain
+
+
+def test_the_paired_term_adds_its_scheduled_weight_times_the_distance(text_encoder, batch):
+    gan, plain = twin(kt.models.DFGAN, text_encoder, paired_weight=3.0,
+                      paired_schedule="linear:0:10")
+    assert [repr(t) for t in gan.loss_terms] == [
+        "PairedImageTerm(weight=3, schedule='linear:0:10', distance='pixel')"]
+    gan.g_optimizer.iterations.assign(5)  # factor 0.5
+    values, base = gan.test_step(batch), plain.test_step(batch)
+    assert float(values["paired"]) > 0
+    np.testing.assert_allclose(float(values["g_loss"]) - float(base["g_loss"]),
+                               1.5 * float(values["paired"]), rtol=1e-5)
+    restored = kt.models.DFGAN.from_config(gan.get_config())
+    assert (restored.paired_weight, restored.paired_schedule, restored.paired_distance) == \
+        (3.0, "linear:0:10", "pixel")
+
+
+def test_a_paired_term_at_factor_zero_is_exactly_the_old_step(text_encoder, batch):
+    gan, plain = twin(kt.models.DFGAN, text_encoder, paired_weight=5.0,
+                      paired_schedule="linear:0:0", diffaugment="off")
+    for _ in range(2):
+        gan.train_step(batch)
+        plain.train_step(batch)
+    for a, b in zip(gan.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert gan.augmenter is None and gan.diffaugment == "off"
+
+
+def test_features_distance_needs_and_uses_the_image_encoder(text_encoder, batch):
+    with pytest.raises(ValueError, match="needs the DAMSM image encoder"):
+        kt.models.DFGAN(text_encoder, image_size=16, nf=4, paired_weight=1.0,
+                        paired_distance="features")
+    assert kt.models.DFGAN.needs_image_encoder(paired_weight=1.0, paired_distance="features")
+    assert not kt.models.DFGAN.needs_image_encoder(paired_weight=1.0)
+    assert not kt.models.DFGAN.needs_image_encoder(paired_weight=0.0, paired_distance="features")
+    encoder = DAMSMImageEncoder(feature_dim=16, width=4, input_size=16)
+    gan, plain = twin(kt.models.DFGAN, text_encoder, paired_weight=2.0,
+                      paired_distance="features", image_encoder=encoder)
+    term = gan.loss_terms[0]
+    assert isinstance(term, PairedImageTerm)
+    # Identical images are at distance 0; other images are not.
+    image = batch["image"]
+    assert float(term._distance(gan, image, image)) == pytest.approx(0.0, abs=1e-6)
+    assert float(term._distance(gan, tf.roll(image, 1, axis=0), image)) > 0
+    values, base = gan.test_step(batch), plain.test_step(batch)
+    np.testing.assert_allclose(float(values["g_loss"]) - float(base["g_loss"]),
+                               2.0 * float(values["paired"]), rtol=1e-5)
+
+
+def test_diffaugment_feeds_the_discriminators_augmented_images_only(text_encoder, batch,
+                                                                    monkeypatch):
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, paired_weight=1.0,
+                          diffaugment="translation=0.125,cutout=0.25")
+    gan.compile()
+    seen = {}
+    d_losses, g_losses, add_terms = (gan.discriminator_losses, gan.generator_losses,
+                                     gan._add_terms)
+
+    def spy_d(batch_, text, generated, fake_text, training=True):
+        seen["d_real"], seen["d_fake"] = batch_["image"], generated["images"][-1]
+        return d_losses(batch_, text, generated, fake_text, training)
+
+    def spy_g(batch_, text, generated, fake_text, latents, training=True):
+        seen["g_fake"] = generated["images"][-1]
+        return g_losses(batch_, text, generated, fake_text, latents, training)
+
+    def spy_terms(g_values, batch_, generated, *args):
+        seen["term_real"], seen["term_fake"] = batch_["image"], generated["images"][-1]
+        return add_terms(g_values, batch_, generated, *args)
+
+    monkeypatch.setattr(gan, "discriminator_losses", spy_d)
+    monkeypatch.setattr(gan, "generator_losses", spy_g)
+    monkeypatch.setattr(gan, "_add_terms", spy_terms)
+    gan.train_step(batch)
+    real = batch["image"].numpy()
+    np.testing.assert_array_equal(seen["term_real"].numpy(), real)  # the terms see clean images
+    assert not np.array_equal(seen["d_real"].numpy(), real)
+    for key in ("d_real", "d_fake", "g_fake"):  # a 4-pixel square of zeros in every image
+        zeros = (seen[key].numpy() == 0).all(axis=-1).sum(axis=(1, 2))
+        assert (zeros >= 4).all(), (key, zeros)
+    assert not np.array_equal(seen["g_fake"].numpy(), seen["term_fake"].numpy())
+    restored = kt.models.DFGAN.from_config(gan.get_config())
+    assert restored.diffaugment == "translation=0.125,cutout=0.25"
+    assert (restored.augmenter.translation, restored.augmenter.cutout) == (0.125, 0.25)
+
+
+def test_bad_options_are_named(text_encoder):
+    for options, message in (({"paired_weight": -1}, "paired_weight must be >= 0"),
+                             ({"paired_schedule": "soon"}, "Unknown schedule 'soon'"),
+                             ({"paired_distance": "lpips"}, "paired_distance must be one of"),
+                             ({"diffaugment": "colour"}, "Unknown DiffAugment transform")):
+        with pytest.raises(ValueError, match=message):
+            kt.models.DFGAN.check_options(**options)
+        with pytest.raises(ValueError, match=message):
+            kt.models.DFGAN(text_encoder, image_size=16, nf=4, **options)
