@@ -36,6 +36,7 @@ __all__ = ["__version__", *_SUBMODULES]
 # module that defines it; tests/test_package.py checks this table against the registry.
 SERIALIZABLE = {
     "Affine": "keras_t2i.layers.affine",
+    "DiffAugment": "keras_t2i.layers.diff_augment",
     "CaptionTokenizer": "keras_t2i.text.tokenizer",
     "DAMSM": "keras_t2i.text.damsm",
     "DAMSMImageEncoder": "keras_t2i.text.damsm",
