@@ -37,6 +37,10 @@ VARIANTS = {
     "paired+diffaugment": ("+ paired L1 (λ 10, linear:2000:1000) + DiffAugment",
                            {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
                             "diffaugment": "translation,cutout"}),
+    "projected": ("+ projected discriminator on the DAMSM image encoder, λ 1",
+                  {"projected_weight": 1.0}),
+    "projected+diffaugment": ("+ projected discriminator (λ 1) + DiffAugment",
+                              {"projected_weight": 1.0, "diffaugment": "translation,cutout"}),
 }
 
 

@@ -46,6 +46,7 @@ SERIALIZABLE = {
     "DFGANDiscriminator": "keras_t2i.models.df_gan.df_gan_discriminator",
     "DFGANGenerator": "keras_t2i.models.df_gan.df_gan_generator",
     "DownBlock": "keras_t2i.models.df_gan.df_gan_layers",
+    "ProjectedDiscriminator": "keras_t2i.models.projected_discriminator",
     "ShapesOracle": "keras_t2i.metrics.shapes_oracle.network",
     "UpBlock": "keras_t2i.models.df_gan.df_gan_layers",
 }

@@ -85,6 +85,9 @@ def _cases():
         "DFGANDiscriminator": lambda: (kt.models.DFGANDiscriminator(16, nf=4, cond_dim=6),
                                        (_normal(2, 16, 16, 3), _normal(2, 6)),
                                        ((2,), "float32")),
+        "ProjectedDiscriminator": lambda: (
+            kt.models.ProjectedDiscriminator([(8, 8, 3), (4, 4, 5)], cond_dim=6, width=4),
+            ([_normal(2, 8, 8, 3), _normal(2, 4, 4, 5)], _normal(2, 6)), ((2, 2), "float32")),
         "DFGAN": lambda: (kt.models.DFGAN(_text_encoder(), image_size=16, nf=4),
                           ({"tokens": _tokens(),
                             "latents": {"noise": _normal(2, 100)}},),

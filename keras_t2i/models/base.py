@@ -21,6 +21,12 @@ networks, hands them to this class by role, and implements the hooks:
   training, real or generated, goes through the same kind of random translation and cutout
   (``keras_t2i.layers.DiffAugment``); the hooks receive the augmented images, the loss terms
   the clean ones. ``test_step`` does not augment.
+- the projected discriminator (``projected_weight=λ``): one more discriminator that the base
+  builds, trains and adds to any family's, ``ProjectedDiscriminator`` heads on the maps of
+  the frozen DAMSM image encoder, scored on the final images with the hinge loss and
+  mismatched pairs; its D loss joins ``d_loss`` (tracked as ``projected_d``) and λ times its
+  G loss joins ``g_loss`` (tracked as ``projected_g``). It is not one of the family's
+  ``discriminators``: the hooks never see it.
 
 Per batch, ``train_step`` runs one step of every discriminator (one optimizer over all of
 them) on the fakes, then one generator step on the same fakes scored by the updated
@@ -55,6 +61,7 @@ from keras_t2i.models.loss_terms import (
     TermInputs,
     WeightSchedule,
 )
+from keras_t2i.models.projected_discriminator import ProjectedDiscriminator
 from keras_t2i.text.damsm import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
 from keras_t2i.version import __version__
 
@@ -143,6 +150,9 @@ class TextToImageGAN(keras.Model):
             ``"off"`` (the default), or transforms with optional ratios,
             ``"translation,cutout"``, ``"translation=0.0625,cutout=0.25"``
             (``DiffAugment.parse``).
+        projected_weight: float. λ of the projected discriminator's adversarial loss on the
+            generator (Sauer et al. 2021, conditioned on the sentence; needs
+            ``image_encoder``, whose maps it reads). 0, the default, builds none.
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
     data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
@@ -161,7 +171,7 @@ class TextToImageGAN(keras.Model):
                  mode_seeking=0.0, max_batch=64, ema_decay=0.0, image_encoder=None,
                  damsm_weight=0.0, damsm_class_mask=True, paired_weight=0.0,
                  paired_schedule="constant", paired_distance="pixel", diffaugment="off",
-                 **kwargs):
+                 projected_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         self.text_encoder = _frozen(text_encoder)
         self.image_encoder = _frozen(image_encoder)
@@ -176,7 +186,8 @@ class TextToImageGAN(keras.Model):
                                      max_batch=max_batch, ema_decay=ema_decay,
                                      damsm_weight=damsm_weight, paired_weight=paired_weight,
                                      paired_schedule=paired_schedule,
-                                     paired_distance=paired_distance, diffaugment=diffaugment)
+                                     paired_distance=paired_distance, diffaugment=diffaugment,
+                                     projected_weight=projected_weight)
         self.noise_dim = int(noise_dim)
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
@@ -190,6 +201,21 @@ class TextToImageGAN(keras.Model):
         self.diffaugment = DiffAugment.spec(**ratios)
         self.augmenter = DiffAugment(**ratios, name="diffaugment") if any(
             ratios.values()) else None
+        self.projected_weight = float(projected_weight)
+        self.projected_discriminator = self._feature_maps = None
+        if self.projected_weight:
+            if self.image_encoder is None:
+                raise ValueError("projected_weight > 0 needs the DAMSM image encoder pretrained "
+                                 "with the text encoder, whose maps the projected "
+                                 "discriminator reads: pass image_encoder= (the second of "
+                                 "kt.pretrain.load_encoders(DIR)).")
+            maps = self.image_encoder.feature_maps_model()
+            # A plain function, so Keras does not track the encoder's layers a second time.
+            self._feature_maps = lambda images: maps(self.image_encoder.resize(images),
+                                                     training=False)
+            self.projected_discriminator = ProjectedDiscriminator(
+                [tuple(shape[1:]) for shape in maps.output_shape], text_encoder.feature_dim,
+                name="projected_discriminator")
         self.loss_terms = self.build_loss_terms()
         for term in self.loss_terms:
             term.check(self)
@@ -214,7 +240,7 @@ class TextToImageGAN(keras.Model):
         before any work; families extend it with their own options."""
         if not 0.0 <= float(options.get("ema_decay", 0.0)) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {options['ema_decay']}")
-        for name in ("mode_seeking", "damsm_weight", "paired_weight"):
+        for name in ("mode_seeking", "damsm_weight", "paired_weight", "projected_weight"):
             if float(options.get(name, 0.0)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
         WeightSchedule.parse(options.get("paired_schedule", "constant"))
@@ -229,8 +255,10 @@ class TextToImageGAN(keras.Model):
     @staticmethod
     def needs_image_encoder(**options) -> bool:
         """Whether constructor ``options`` use the DAMSM image encoder (the DAMSM loss, or the
-        paired term in feature space), so a run must load or keep it."""
-        return bool(float(options.get("damsm_weight", 0.0))) or (
+        paired term in feature space, the projected discriminator), so a run must load or keep
+        it."""
+        return bool(float(options.get("damsm_weight", 0.0))) or bool(
+            float(options.get("projected_weight", 0.0))) or (
             bool(float(options.get("paired_weight", 0.0)))
             and options.get("paired_distance", "pixel") == "features")
 
@@ -302,13 +330,19 @@ class TextToImageGAN(keras.Model):
         """``{name: network}`` of the trained networks and the EMA copy (checkpoints)."""
         found = {self.generator.name: self.generator}
         found.update({d.name: d for d in self.discriminators})
+        if self.projected_discriminator is not None:
+            found[self.projected_discriminator.name] = self.projected_discriminator
         if self.generator_ema is not None:
             found[self.generator_ema.name] = self.generator_ema
         return found
 
     @property
     def discriminator_variables(self) -> list:
-        return [v for d in self.discriminators for v in d.trainable_variables]
+        """The trainable variables of every discriminator (the projected one's too)."""
+        networks = list(self.discriminators)
+        if self.projected_discriminator is not None:
+            networks.append(self.projected_discriminator)
+        return [v for d in networks for v in d.trainable_variables]
 
     @property
     def inference_generator(self):
@@ -391,6 +425,8 @@ class TextToImageGAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator_variables)
         names = list(self.tracked_losses()) + [term.name for term in self.loss_terms]
+        if self.projected_discriminator is not None:
+            names += ["projected_d", "projected_g"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def get_compile_config(self):
@@ -444,17 +480,21 @@ class TextToImageGAN(keras.Model):
                 if self.augmenter is not None:
                     d_batch = {**batch, "image": self.augment(batch["image"])}
                 with tf.GradientTape() as d_tape:
-                    d_values = self.discriminator_losses(
-                        d_batch, text, self.augment_generated(
-                            tf.nest.map_structure(tf.stop_gradient, generated)), fake_text)
+                    d_fakes = self.augment_generated(
+                        tf.nest.map_structure(tf.stop_gradient, generated))
+                    d_values = self._add_projected_d(
+                        self.discriminator_losses(d_batch, text, d_fakes, fake_text),
+                        d_batch["image"], text, self.final_images(d_fakes), fake_text)
                     d_scaled = d_values["d_loss"] / replicas
                 d_vars = self.discriminator_variables
                 self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
             # The discriminators have been updated: the G step scores the same fakes with them
             # (augmented afresh; the loss terms see them clean).
+            g_fakes = self.augment_generated(generated)
             g_values = self._add_terms(
-                self.generator_losses(d_batch, text, self.augment_generated(generated),
-                                      fake_text, latents),
+                self._add_projected_g(
+                    self.generator_losses(d_batch, text, g_fakes, fake_text, latents),
+                    self.final_images(g_fakes), fake_text),
                 batch, generated, fake_text, latents, batch_size)
             g_scaled = g_values["g_loss"] / replicas
         g_vars = self.generator.trainable_variables
@@ -469,11 +509,46 @@ class TextToImageGAN(keras.Model):
         batch_size = tf.shape(batch["tokens"])[0]
         latents, fake_text = self._fake_inputs(text, batch_size)
         generated = self.generate_images(latents, fake_text, training=False)
-        values = {**self.discriminator_losses(batch, text, generated, fake_text, training=False),
-                  **self._add_terms(self.generator_losses(batch, text, generated, fake_text,
-                                                          latents, training=False),
-                                    batch, generated, fake_text, latents, batch_size)}
+        fakes = self.final_images(generated)
+        values = {**self._add_projected_d(
+                      self.discriminator_losses(batch, text, generated, fake_text,
+                                                training=False),
+                      batch["image"], text, fakes, fake_text),
+                  **self._add_terms(self._add_projected_g(
+                      self.generator_losses(batch, text, generated, fake_text, latents,
+                                            training=False), fakes, fake_text),
+                      batch, generated, fake_text, latents, batch_size)}
         return self._track(values)
+
+    def projected_logits(self, images, sentence):
+        """The projected discriminator's logits, float32 (B, heads), of images in [-1, 1]
+        and a sentence per row."""
+        return self.projected_discriminator(self._feature_maps(images), sentence)
+
+    def _add_projected_d(self, d_values, real, text, fakes, fake_text):
+        """The family's D losses with the projected discriminator's hinge loss (real pairs,
+        ½ fakes, ½ mismatched: each real image with the previous row's sentence) added to
+        ``d_loss`` and tracked as ``projected_d``; unchanged without one."""
+        if self.projected_discriminator is None:
+            return d_values
+        embeddings = self.projected_discriminator.embed(self._feature_maps(real))
+        sentence = text["sentence"]
+        real_logits = self.projected_discriminator.logits(embeddings, sentence)
+        mismatched_logits = self.projected_discriminator.logits(embeddings,
+                                                                tf.roll(sentence, 1, axis=0))
+        fake_logits = self.projected_logits(fakes, fake_text["sentence"])
+        loss = losses.hinge_discriminator_loss(real_logits, fake_logits,
+                                               mismatched_logits)["d_adv"]
+        return {**d_values, "projected_d": loss, "d_loss": d_values["d_loss"] + loss}
+
+    def _add_projected_g(self, g_values, fakes, fake_text):
+        """The family's G losses with λ times the projected discriminator's hinge G loss
+        (tracked unweighted as ``projected_g``); unchanged without one."""
+        if self.projected_discriminator is None:
+            return g_values
+        loss = losses.hinge_generator_loss(self.projected_logits(fakes, fake_text["sentence"]))
+        return {**g_values, "projected_g": loss,
+                "g_loss": g_values["g_loss"] + self.projected_weight * loss}
 
     def _add_terms(self, g_values, batch, generated, fake_text, latents, batch_size):
         """The generator's losses with every loss term tracked and added to ``g_loss``."""
@@ -631,7 +706,8 @@ class TextToImageGAN(keras.Model):
                   "ema_decay": self.ema_decay, "damsm_weight": self.damsm_weight,
                   "damsm_class_mask": self.damsm_class_mask,
                   "paired_weight": self.paired_weight, "paired_schedule": self.paired_schedule,
-                  "paired_distance": self.paired_distance, "diffaugment": self.diffaugment}
+                  "paired_distance": self.paired_distance, "diffaugment": self.diffaugment,
+                  "projected_weight": self.projected_weight}
         for name in self.FROZEN:
             module = getattr(self, name, None)
             config[name] = None if module is None else keras.layers.serialize(module)

@@ -20,9 +20,12 @@ COMMON_OPTIONS = {
                              "DAMSM image encoder's)"),
     "diffaugment": (str, "DiffAugment on D's inputs: off, or translation,cutout with "
                          "optional ratios (translation=0.0625,cutout=0.25)"),
+    "projected_weight": (float, "weight of a projected discriminator on the DAMSM image "
+                                "encoder's maps, added to the family's (0: none)"),
 }
-# Options that shape the trained variables: a resumed run cannot change them.
-COMMON_FIXED = ("image_size", "noise_dim", "ema_decay")
+# Options that shape the trained variables: a resumed run cannot change them (a projected
+# discriminator is there or not, so its weight is fixed too).
+COMMON_FIXED = ("image_size", "noise_dim", "ema_decay", "projected_weight")
 
 
 @dataclasses.dataclass(frozen=True)

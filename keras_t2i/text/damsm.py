@@ -140,6 +140,12 @@ def _inception_trunk(size, weights):
     return trunk
 
 
+# The trunk's maps a projected discriminator reads (``DAMSMImageEncoder.feature_maps_model``),
+# finest first: for the 64×64 CNN 16×16×2w, 8×8×4w, 4×4×8w; for InceptionV3 at 299 the
+# 35×35 ``mixed2``, the 17×17 ``mixed7`` (the regions) and the 8×8 ``mixed10``.
+FEATURE_MAP_LAYERS = {"cnn": ("c2_lrelu", "c3_lrelu", "c4_lrelu"),
+                      "inception_v3": ("mixed2", "mixed7", "mixed10")}
+
 # ``backbone_weights`` value used when a saved encoder is rebuilt: its weights come from the
 # saved file, so the backbone is built without loading any.
 ARCHITECTURE_ONLY = "architecture-only"
@@ -212,7 +218,8 @@ class DAMSMImageEncoder(keras.Model):
         self.global_projection.build(global_shape)
         self.built = True
 
-    def _resize(self, images):
+    def resize(self, images):
+        """Images resized (bilinear) to the encoder's ``input_size``, as ``call`` does."""
         x = keras.ops.convert_to_tensor(images)
         if x.shape[1] != self.input_size or x.shape[2] != self.input_size:
             x = keras.ops.image.resize(x, (self.input_size, self.input_size),
@@ -240,7 +247,7 @@ class DAMSMImageEncoder(keras.Model):
         if self.backbone != "cnn":
             raise ValueError("calibrate_batch_norm applies to the 'cnn' backbone; the frozen "
                              f"{self.backbone} backbone keeps its ImageNet statistics.")
-        batches = [self._resize(b) for b in batches]
+        batches = [self.resize(b) for b in batches]
         if not batches:
             raise ValueError("calibrate_batch_norm needs at least one batch of images.")
         for layer in self.trunk.layers:
@@ -259,8 +266,18 @@ class DAMSMImageEncoder(keras.Model):
             layer.moving_variance.assign((squares / count - mean * mean).astype("float32"))
         return sum(int(b.shape[0]) for b in batches)
 
+    def feature_maps_model(self):
+        """A model images → the trunk's intermediate maps (``FEATURE_MAP_LAYERS``, finest
+        first), sharing the trunk's layers: no new weights. Its input is already resized to
+        ``input_size`` (``resize``); call it with ``training=False``."""
+        trunk = self.trunk
+        return keras.Model(trunk.input,
+                           [trunk.get_layer(name).output
+                            for name in FEATURE_MAP_LAYERS[self.backbone]],
+                           name=f"{self.name}_feature_maps")
+
     def call(self, images, training=None):
-        x = self._resize(images)
+        x = self.resize(images)
         # The Inception backbone stays in inference mode (frozen BatchNorm statistics).
         local, pooled = self.trunk(x, training=training if self.backbone == "cnn" else False)
         return self.local_projection(local), self.global_projection(pooled)

@@ -1,5 +1,6 @@
-"""The fast-convergence options of the base model: the paired image term with its schedule and
-DiffAugment on the discriminators' inputs (numerics on fixed inputs; off is the old step)."""
+"""The fast-convergence options of the base model: the paired image term with its schedule,
+DiffAugment on the discriminators' inputs and the projected discriminator (numerics on fixed
+inputs; off is the old step)."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import keras_t2i as kt
 from keras_t2i import losses
 from keras_t2i.layers import DiffAugment
 from keras_t2i.models.loss_terms import PairedImageTerm, WeightSchedule
+from keras_t2i.models.projected_discriminator import ProjectedDiscriminator
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 
 
@@ -202,3 +204,117 @@ def test_bad_options_are_named(text_encoder):
             kt.models.DFGAN.check_options(**options)
         with pytest.raises(ValueError, match=message):
             kt.models.DFGAN(text_encoder, image_size=16, nf=4, **options)
+
+
+def test_projected_heads_score_by_projection():
+    heads = ProjectedDiscriminator([(8, 8, 3), (4, 4, 5)], cond_dim=6, width=4, embed_dim=3)
+    # Head 0 halves 8×8 to 4×4 once (4 → 8 channels); head 1 is at 4×4 already.
+    assert [len(blocks) for blocks in heads.downs] == [1, 0]
+    assert heads.embeds[0].kernel.shape == (4 * 4 * 8, 3)
+    assert heads.embeds[1].kernel.shape == (4 * 4 * 4, 3)
+    # The channel mixing is random and fixed (the paper's CCM); everything else trains.
+    assert all(not m.trainable for m in heads.mixers)
+    trained = {v.path for v in heads.trainable_variables}
+    # Head 0: down (kernel, bias), embed, out, sentence (kernel); head 1: no down.
+    assert not any("ccm" in path for path in trained) and len(trained) == 7 + 5
+    features = [_normal(2, 8, 8, 3), _normal(2, 4, 4, 5)]
+    sentence = _normal(2, 6)
+    logits = heads(features, sentence).numpy()
+    assert logits.shape == (2, 2) and logits.dtype == np.float32
+    for k, phi in enumerate(heads.embed(features)):
+        phi = phi.numpy()
+        w, b = (v.numpy() for v in heads.outs[k].weights)
+        p = heads.projections[k].kernel.numpy()
+        expected = phi @ w[:, 0] + b[0] + (phi * (sentence.numpy() @ p)).sum(-1) / np.sqrt(3)
+        np.testing.assert_allclose(logits[:, k], expected, rtol=1e-5, atol=1e-6)
+    # The sentence matters: another sentence gives other logits from the same embeddings.
+    assert not np.allclose(heads(features, tf.roll(sentence, 1, axis=0)).numpy(), logits)
+    with pytest.raises(ValueError, match="has 2 heads, got 1 feature maps"):
+        heads([features[0]], sentence)
+
+
+def _normal(*shape):
+    return tf.constant(np.random.default_rng(len(shape)).normal(size=shape).astype("float32"))
+
+
+@pytest.fixture(scope="module")
+def image_encoder():
+    return DAMSMImageEncoder(feature_dim=16, width=4, input_size=16)
+
+
+def projected_twin(text_encoder, image_encoder, **options):
+    """A DF-GAN with a projected discriminator and the same DF-GAN without one, sharing the
+    generator's and the DF-GAN discriminator's weights."""
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, image_encoder=image_encoder,
+                          **options)
+    plain = kt.models.DFGAN(text_encoder, image_size=16, nf=4, image_encoder=image_encoder)
+    plain.generator.set_weights(gan.generator.get_weights())
+    plain.discriminator.set_weights(gan.discriminator.get_weights())
+    for model in (gan, plain):
+        model.compile()
+    return gan, plain
+
+
+def test_the_projected_discriminator_adds_its_losses(text_encoder, image_encoder, batch):
+    gan, plain = projected_twin(text_encoder, image_encoder, projected_weight=0.5)
+    heads = gan.projected_discriminator
+    # It reads the encoder's three maps of a 16×16 image: 4×4×8, 2×2×16, 1×1×32.
+    assert heads.feature_shapes == [(4, 4, 8), (2, 2, 16), (1, 1, 32)]
+    assert "projected_discriminator" in gan.networks()
+    assert heads not in gan.discriminators  # the family's hooks never see it
+    values, base = gan.test_step(batch), plain.test_step(batch)
+    # By hand: hinge on real pairs, ½ fakes, ½ real images with the previous row's sentence.
+    text = gan.encode_text(batch["tokens"])
+    real = heads(gan._feature_maps(batch["image"]), text["sentence"]).numpy()
+    mismatched = heads(gan._feature_maps(batch["image"]),
+                       tf.roll(text["sentence"], 1, axis=0)).numpy()
+    assert real.shape == (4, 3)
+    hinge = lambda x: np.maximum(0.0, x).mean()  # noqa: E731
+    expected_real = hinge(1 - real) + 0.5 * hinge(1 + mismatched)
+    assert float(values["projected_d"]) > expected_real  # plus ½ of the fakes' hinge
+    np.testing.assert_allclose(float(values["d_loss"]) - float(base["d_loss"]),
+                               float(values["projected_d"]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(values["g_loss"]) - float(base["g_loss"]),
+                               0.5 * float(values["projected_g"]), rtol=1e-5, atol=1e-6)
+
+
+def test_the_projected_discriminator_trains_and_the_encoder_stays(text_encoder, image_encoder,
+                                                                  batch):
+    gan, plain = projected_twin(text_encoder, image_encoder, projected_weight=1.0,
+                                diffaugment="translation,cutout")
+    encoder_before = [w.copy() for w in image_encoder.get_weights()]
+    heads_before = [v.numpy().copy() for v in gan.projected_discriminator.weights]
+    gan.train_step(batch)
+    plain.train_step(batch)
+    heads_after = [v.numpy() for v in gan.projected_discriminator.weights]
+    for variable, before, after in zip(gan.projected_discriminator.weights, heads_before,
+                                       heads_after, strict=True):
+        # The heads' kernels move; the fixed channel mixing does not. (The output biases may
+        # not: at the first step every hinge is active, and their gradient −1 + ½ + ½ is 0.)
+        if "ccm" in variable.path:
+            np.testing.assert_array_equal(before, after)
+        elif "kernel" in variable.path:
+            assert not np.array_equal(before, after), variable.path
+    for before, after in zip(encoder_before, image_encoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    # Its gradient reaches the generator: the same first step, another generator.
+    assert any(not np.allclose(a, b) for a, b in zip(gan.generator.get_weights(),
+                                                     plain.generator.get_weights()))
+
+
+def test_the_projected_discriminator_needs_the_encoder_and_round_trips(text_encoder,
+                                                                       image_encoder, batch,
+                                                                       tmp_path):
+    with pytest.raises(ValueError, match="projected_weight > 0 needs the DAMSM image encoder"):
+        kt.models.DFGAN(text_encoder, image_size=16, nf=4, projected_weight=1.0)
+    with pytest.raises(ValueError, match="projected_weight must be >= 0"):
+        kt.models.DFGAN.check_options(projected_weight=-1)
+    assert kt.models.DFGAN.needs_image_encoder(projected_weight=1.0)
+    assert kt.models.DFGAN(text_encoder, image_size=16, nf=4).projected_discriminator is None
+    gan, _ = projected_twin(text_encoder, image_encoder, projected_weight=2.0)
+    gan.train_step(batch)
+    loaded = kt.models.DFGAN.from_preset(gan.save_to_preset(tmp_path / "saved"))
+    assert loaded.projected_weight == 2.0
+    for a, b in zip(gan.projected_discriminator.get_weights(),
+                    loaded.projected_discriminator.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
