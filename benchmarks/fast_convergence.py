@@ -41,6 +41,11 @@ VARIANTS = {
                   {"projected_weight": 1.0}),
     "projected+diffaugment": ("+ projected discriminator (λ 1) + DiffAugment",
                               {"projected_weight": 1.0, "diffaugment": "translation,cutout"}),
+    "projected+paired-features": ("+ projected discriminator (λ 1) + paired DAMSM-feature "
+                                  "term (λ 10, linear:2000:1000)",
+                                  {"projected_weight": 1.0, "paired_weight": 10.0,
+                                   "paired_schedule": "linear:2000:1000",
+                                   "paired_distance": "features"}),
 }
 
 

@@ -36,6 +36,17 @@ __all__ = ["__version__", *_SUBMODULES]
 # module that defines it; tests/test_package.py checks this table against the registry.
 SERIALIZABLE = {
     "Affine": "keras_t2i.layers.affine",
+    "ConditioningAugmentation": "keras_t2i.models.cascade.cascade_layers",
+    "DMGAN": "keras_t2i.models.dm_gan.dm_gan",
+    "DMGANGenerator": "keras_t2i.models.dm_gan.dm_gan_generator",
+    "DynamicMemory": "keras_t2i.models.dm_gan.dm_gan_layers",
+    "GLUResBlock": "keras_t2i.models.cascade.cascade_layers",
+    "GLUUpBlock": "keras_t2i.models.cascade.cascade_layers",
+    "ImageHead": "keras_t2i.models.cascade.cascade_layers",
+    "InitialStage": "keras_t2i.models.cascade.cascade_layers",
+    "MemoryRefinementStage": "keras_t2i.models.dm_gan.dm_gan_layers",
+    "SpectralConv2D": "keras_t2i.layers.spectral",
+    "StageDiscriminator": "keras_t2i.models.cascade.cascade_discriminator",
     "DiffAugment": "keras_t2i.layers.diff_augment",
     "CaptionTokenizer": "keras_t2i.text.tokenizer",
     "DAMSM": "keras_t2i.text.damsm",

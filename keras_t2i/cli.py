@@ -120,8 +120,9 @@ def _run_train(args):
     offered = set(family.all_options)
     foreign = sorted(k for k, v in model_options.items() if v is not None and k not in offered)
     if foreign:
-        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not an "
-                         f"option of --model {family.name}.")
+        flags = [("--no-" if model_options[k] is False else "--") + k.replace("_", "-")
+                 for k in foreign]
+        raise ValueError(f"{', '.join(flags)}: not an option of --model {family.name}.")
     train(model=args.model, preset=args.preset, data=args.data, data_dir=args.data_dir,
           data_options=data_options or None, batch_size=args.batch_size, steps=args.steps,
           epochs=args.epochs, strategy=args.strategy, out=args.out,
@@ -212,6 +213,10 @@ def _add_train_parser(commands):
     for name, (kind, text, takers) in _model_option_flags().items():
         note = "" if len(takers) == len(registry.family_names()) else \
             f" [{', '.join(takers)}]"
+        if kind is bool:  # on in the presets: the flag turns it off (an ablation)
+            models.add_argument(f"--no-{name.replace('_', '-')}", dest=name,
+                                action="store_const", const=False, help=f"{text}{note}")
+            continue
         models.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=name.upper(),
                             type={int: _positive_int, float: float, str: str}[kind],
                             help=f"{text}{note} ({_model_default(name)})")

@@ -144,6 +144,49 @@ def hinge_generator_loss(fake_logits):
     return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
 
 
+def _bce(logits, label):
+    """Mean binary cross-entropy of logits against a constant label (nn.BCELoss on sigmoids)."""
+    logits = tf.cast(logits, tf.float32)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.fill(tf.shape(logits), float(label)), logits=logits))
+
+
+def cascade_discriminator_loss(real_uncond, real_cond, fake_uncond, fake_cond, wrong_cond):
+    """One stage's D loss of AttnGAN and DM-GAN (``discriminator_loss``; seeds.md §1.8, §3.5):
+    (BCE(real_u, 1) + BCE(real_c, 1)) / 2 + (BCE(fake_u, 0) + BCE(fake_c, 0) + BCE(wrong_c, 0))
+    / 3, from logits.
+
+    Args:
+        real_uncond, real_cond: (B,) logits of the real images (with their sentences).
+        fake_uncond, fake_cond: (B',) logits of the generated images.
+        wrong_cond: (B − 1,) logits of real image i with sentence i + 1.
+
+    Returns:
+        float32 scalar.
+    """
+    return ((_bce(real_uncond, 1.0) + _bce(real_cond, 1.0)) / 2.0
+            + (_bce(fake_uncond, 0.0) + _bce(fake_cond, 0.0) + _bce(wrong_cond, 0.0)) / 3.0)
+
+
+def cascade_generator_loss(fake_uncond, fake_cond):
+    """One stage's adversarial G loss of AttnGAN and DM-GAN: BCE(fake_u, 1) + BCE(fake_c, 1)."""
+    return _bce(fake_uncond, 1.0) + _bce(fake_cond, 1.0)
+
+
+def conditioning_kl_loss(mu, logvar):
+    """KL(N(μ, σ²) ‖ N(0, I)) of Conditioning Augmentation as the codes compute it (``KL_loss``):
+    −½ · mean over every element of (1 + log σ² − μ² − σ²).
+
+    Args:
+        mu, logvar: (B, c).
+
+    Returns:
+        float32 scalar.
+    """
+    mu, logvar = tf.cast(mu, tf.float32), tf.cast(logvar, tf.float32)
+    return -0.5 * tf.reduce_mean(1.0 + logvar - tf.square(mu) - tf.exp(logvar))
+
+
 def matching_aware_gradient_penalty(image_grads, sentence_grads, k=2.0, p=6.0):
     """MA-GP: k · E[‖(∇ₓD(x, e), ∇ₑD(x, e))‖₂^p] on real images with matching sentences.
 

@@ -155,9 +155,12 @@ def test_client_and_server_run_without_keras_or_the_model_code(exported, tmp_pat
 def test_every_family_loads_with_keras_after_import_keras_t2i(exported, tmp_path):
     """`keras.saving.load_model` of a saved model of each family in a fresh process that only
     did `import keras_t2i` (the README's route)."""
+    import keras_t2i as kt
     from keras_t2i.models import registry
 
-    models = {"dfgan": exported["gan"]}  # one trained-or-not model per family
+    dmgan = kt.models.DMGAN(exported["gan"].text_encoder, image_size=64, stages=2, gf_dim=2,
+                            df_dim=2, r_num=1, max_batch=8)
+    models = {"dfgan": exported["gan"], "dmgan": dmgan}  # one trained-or-not model per family
     assert set(models) == set(registry.family_names()), "a family without a test model"
     paths = {}
     for name, model in models.items():

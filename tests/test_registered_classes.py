@@ -14,6 +14,7 @@ from harness import run_call_checks
 
 import keras_t2i
 import keras_t2i as kt
+from keras_t2i.models import cascade, dm_gan
 
 
 def _registered() -> set[str]:
@@ -85,6 +86,45 @@ def _cases():
         "DFGANDiscriminator": lambda: (kt.models.DFGANDiscriminator(16, nf=4, cond_dim=6),
                                        (_normal(2, 16, 16, 3), _normal(2, 6)),
                                        ((2,), "float32")),
+        "SpectralConv2D": lambda: (kt.layers.SpectralConv2D(3, 3, padding="same"),
+                                   (_normal(2, 5, 5, 2),), ((2, 5, 5, 3), "float32")),
+        "ConditioningAugmentation": lambda: (
+            cascade.ConditioningAugmentation(3), (_normal(2, 6), _normal(2, 3)),
+            (((2, 3), "float32"), ((2, 3), "float32"), ((2, 3), "float32"))),
+        "GLUUpBlock": lambda: (cascade.GLUUpBlock(2), (_normal(2, 3, 3, 4),),
+                               ((2, 6, 6, 2), "float32")),
+        "GLUResBlock": lambda: (cascade.GLUResBlock(4), (_normal(2, 3, 3, 4),),
+                                ((2, 3, 3, 4), "float32")),
+        "InitialStage": lambda: (cascade.InitialStage(2, size=16), (_normal(2, 3), _normal(2, 5)),
+                                 ((2, 16, 16, 2), "float32")),
+        "ImageHead": lambda: (cascade.ImageHead(), (_normal(2, 4, 4, 2),),
+                              ((2, 4, 4, 3), "float32")),
+        "StageDiscriminator": lambda: (cascade.StageDiscriminator(32, ndf=2, cond_dim=6),
+                                       (_normal(2, 32, 32, 3), _normal(2, 6)),
+                                       (((2,), "float32"), ((2,), "float32"))),
+        "DynamicMemory": lambda: (dm_gan.DynamicMemory(2, word_dim=6),
+                                  (_normal(2, 3, 3, 2), _normal(2, 4, 6),
+                                   tf.constant([[True, True, False, False]] * 2)),
+                                  (((2, 3, 3, 2), "float32"), ((2, 9, 4), "float32"))),
+        "MemoryRefinementStage": lambda: (
+            dm_gan.MemoryRefinementStage(2, r_num=1, word_dim=6, condition_dim=3),
+            (_normal(2, 4, 4, 2), _normal(2, 4, 6), tf.constant([[True, True, True, False]] * 2),
+             _normal(2, 3)),
+            (((2, 8, 8, 2), "float32"), ((2, 16, 4), "float32"))),
+        "DMGANGenerator": lambda: (
+            kt.models.DMGANGenerator(64, stages=2, gf_dim=2, r_num=1, noise_dim=5,
+                                     condition_dim=3, cond_dim=6),
+            (_normal(2, 5), _normal(2, 3), _normal(2, 6), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2)),
+            {"images": [((2, 32, 32, 3), "float32"), ((2, 64, 64, 3), "float32")],
+             "mu": ((2, 3), "float32"), "logvar": ((2, 3), "float32"),
+             "attention": [((2, 32 * 32, 4), "float32")]}),
+        "DMGAN": lambda: (kt.models.DMGAN(_text_encoder(), image_size=64, stages=2, gf_dim=2,
+                                          df_dim=2, r_num=1),
+                          ({"tokens": _tokens(),
+                            "latents": {"noise": _normal(2, 100),
+                                        "condition": _normal(2, 100)}},),
+                          ((2, 64, 64, 3), "float32")),
         "ProjectedDiscriminator": lambda: (
             kt.models.ProjectedDiscriminator([(8, 8, 3), (4, 4, 5)], cond_dim=6, width=4),
             ([_normal(2, 8, 8, 3), _normal(2, 4, 4, 5)], _normal(2, 6)), ((2, 2), "float32")),

@@ -3,6 +3,7 @@
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.models.base import TextToImageGAN
 from keras_t2i.models.df_gan import DFGAN, DFGANDiscriminator, DFGANGenerator
+from keras_t2i.models.dm_gan import DMGAN, DMGANGenerator
 from keras_t2i.models.family import Family
 from keras_t2i.models.projected_discriminator import ProjectedDiscriminator
 from keras_t2i.models.registry import (
@@ -15,7 +16,8 @@ from keras_t2i.models.registry import (
 )
 
 __all__ = [
-    "DFGAN", "DFGANDiscriminator", "DFGANGenerator", "Family", "ProjectedDiscriminator",
+    "DFGAN", "DFGANDiscriminator", "DFGANGenerator", "DMGAN", "DMGANGenerator", "Family",
+    "ProjectedDiscriminator",
     "TextToImageGAN", "families", "family_names", "from_preset", "get_family", "get_preset",
     "get_recipe",
 ]

@@ -355,19 +355,23 @@ class TextToImageGAN(keras.Model):
         return generated["images"][-1]
 
     def update_ema(self):
-        """θ_ema ← d·θ_ema + (1 − d)·θ on every replica (a merge call under tf.distribute)."""
+        """θ_ema ← d·θ_ema + (1 − d)·θ for the trained parameters, and a copy of the others
+        (BatchNorm's statistics), on every replica (a merge call under tf.distribute). The
+        AttnGAN-family codes average the parameters only and pair them with the live
+        statistics."""
         decay = self.ema_decay
+        ema_weights, weights = self.generator_ema.weights, self.generator.weights
+        trained = [w.trainable for w in weights]
 
         def update(strategy, averages, values):
-            for average, value in zip(averages, values):
-                strategy.extended.update(
-                    average, lambda a, v: a.assign(decay * a + (1.0 - decay) * v),
-                    args=(value,), group=False)
+            for average, value, is_trained in zip(averages, values, trained):
+                rule = (lambda a, v: a.assign(decay * a + (1.0 - decay) * v)) if is_trained \
+                    else (lambda a, v: a.assign(v))
+                strategy.extended.update(average, rule, args=(value,), group=False)
 
         tf.__internal__.distribute.interim.maybe_merge_call(
-            update, tf.distribute.get_strategy(),
-            [w.value for w in self.generator_ema.weights],
-            [w.value for w in self.generator.weights])
+            update, tf.distribute.get_strategy(), [w.value for w in ema_weights],
+            [w.value for w in weights])
 
     def encode_text(self, tokens):
         """The frozen text encoder's outputs: words (B, T, D), sentence (B, D), word_mask."""

@@ -115,6 +115,21 @@ class ModeSeekingTerm(LossTerm):
                                         weight=self.weight)
 
 
+class ConditioningKLTerm(LossTerm):
+    """The KL term of Conditioning Augmentation (StackGAN, AttnGAN, DM-GAN, MirrorGAN):
+    ``losses.conditioning_kl_loss`` of the μ and log σ² that the generator returns beside its
+    images (``generated["mu"]``, ``generated["logvar"]``). Tracked as ``kl``, unweighted.
+
+    Args:
+        weight: float. λ (1 in the codes).
+    """
+
+    name = "kl"
+
+    def __call__(self, model, inputs):
+        return losses.conditioning_kl_loss(inputs.generated["mu"], inputs.generated["logvar"])
+
+
 class DAMSMTerm(LossTerm):
     """AttnGAN's DAMSM loss on the final images, L1^w + L2^w + L1^s + L2^s (AttnGAN eq. 15), the
     images read by the model's frozen DAMSM ``image_encoder``. Tracked as ``damsm``, unweighted.

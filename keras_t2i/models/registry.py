@@ -19,6 +19,7 @@ from keras_t2i.models.family import Family
 # One line per family: the ``--model`` name and the module that defines its ``FAMILY``.
 FAMILY_MODULES = {
     "dfgan": "keras_t2i.models.df_gan",
+    "dmgan": "keras_t2i.models.dm_gan",
 }
 
 def family_names() -> tuple[str, ...]:

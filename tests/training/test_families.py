@@ -1,0 +1,65 @@
+"""Every family other than DF-GAN through the user's routes: ``keras-t2i train --model …``
+with its flags, TensorBoard, resume, export, ``generate`` and ``evaluate``."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from fixtures import event_tags
+
+from keras_t2i import cli
+from keras_t2i import evaluation as ev
+from keras_t2i.serving import LocalModel
+from keras_t2i.training import load_run
+
+TINY_DMGAN = ["--model", "dmgan", "--image-size", "64", "--stages", "2", "--gf-dim", "4",
+              "--df-dim", "4", "--r-num", "1", "--batch-size", "4", "--max-objects", "1",
+              "--checkpoint-every", "2", "--sample-every", "2"]
+
+
+@pytest.mark.slow
+def test_dmgan_trains_resumes_exports_generates_and_evaluates(tmp_path, encoder_dir,
+                                                              monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_T2I_CACHE", str(tmp_path / "cache"))
+    run, export = tmp_path / "run", tmp_path / "sm"
+    assert cli.main(["train", *TINY_DMGAN, "--steps", "2", "--no-write-gate",
+                     "--text-encoder", str(encoder_dir), "--out", str(run),
+                     "--export-dir", str(export)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "dmgan" and config["model_kwargs"]["write_gate"] is False
+    assert config["model_kwargs"]["stages"] == 2
+    tags = event_tags(run / "logs")
+    for name in ("d_loss_32", "d_loss_64", "g_adv_32", "g_adv_64", "kl", "damsm"):
+        assert any(name in tag for tag in tags), name
+    # A flag that changes the networks cannot change in a resumed run; the budget can.
+    assert cli.main(["train", *TINY_DMGAN, "--steps", "4", "--no-response-gate", "--resume",
+                     "--text-encoder", str(encoder_dir), "--out", str(run),
+                     "--no-export"]) == 1
+    assert "response_gate differ" in capsys.readouterr().err
+    assert cli.main(["train", *TINY_DMGAN, "--steps", "4", "--no-write-gate", "--resume",
+                     "--text-encoder", str(encoder_dir), "--out", str(run), "--no-export"]) == 0
+    assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-4")
+    gan = load_run(run)
+    assert not gan.write_gate and gan.g_optimizer.iterations.numpy() == 4
+    captions = ["a small red circle in the center"]
+    images = LocalModel(export).generate(captions, [3])
+    assert images.shape == (1, 64, 64, 3) and images.dtype == np.uint8
+    assert cli.main(["generate", captions[0], "--run", str(run), "--num", "2", "--out",
+                     str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "grid.png").is_file()
+    report = ev.evaluate(run=str(run), num_images=200, diversity_captions=3,
+                         diversity_samples=3)
+    names = {m["name"] for m in report["metrics"]}
+    assert {"semantic_attributes_200", "fid_200", "r_precision_200"} <= names
+    assert report["step"] == 4
+
+
+def test_a_flag_of_another_family_is_named(encoder_dir, tmp_path, capsys):
+    for argv, message in ((["--no-memory"], "--no-memory: not an option of --model dfgan"),
+                          (["--model", "dmgan", "--nf", "8"],
+                           "--nf: not an option of --model dmgan")):
+        assert cli.main(["train", *argv, "--text-encoder", str(encoder_dir), "--out",
+                         str(tmp_path / "run")]) == 1
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
