@@ -1,15 +1,9 @@
-"""The AttnGAN cascade's pieces that DM-GAN and MirrorGAN share: Conditioning Augmentation,
-the GLU blocks, the initial stage, the image heads and the per-stage discriminators."""
+"""The AttnGAN cascade's networks that DM-GAN and MirrorGAN share: the initial stage, the image
+heads and the per-stage discriminators. They are networks of a family's model rather than
+layers, so they live here, beside the families, and not in ``keras_t2i.layers`` (which holds
+their layers: Conditioning Augmentation and the GLU blocks)."""
 
 from keras_t2i.models.cascade.cascade_discriminator import StageDiscriminator, stage_sizes
-from keras_t2i.models.cascade.cascade_layers import (
-    ConditioningAugmentation,
-    GLUResBlock,
-    GLUUpBlock,
-    ImageHead,
-    InitialStage,
-    glu,
-)
+from keras_t2i.models.cascade.cascade_layers import ImageHead, InitialStage
 
-__all__ = ["ConditioningAugmentation", "GLUResBlock", "GLUUpBlock", "ImageHead", "InitialStage",
-           "StageDiscriminator", "glu", "stage_sizes"]
+__all__ = ["ImageHead", "InitialStage", "StageDiscriminator", "stage_sizes"]

@@ -8,8 +8,8 @@ import keras
 from keras import ops
 
 from keras_t2i import _backend  # noqa: F401
+from keras_t2i.layers.glu_blocks import batch_norm, orthogonal
 from keras_t2i.layers.spectral import SpectralConv2D
-from keras_t2i.models.cascade.cascade_layers import batch_norm, orthogonal
 
 NORMALIZATIONS = ("spectral", "batch")
 

@@ -2,8 +2,8 @@
 
 from keras_t2i.models.dm_gan.dm_gan import DMGAN
 from keras_t2i.models.dm_gan.dm_gan_generator import DMGANGenerator
-from keras_t2i.models.dm_gan.dm_gan_layers import DynamicMemory, MemoryRefinementStage
 from keras_t2i.models.dm_gan.dm_gan_presets import RECIPES
+from keras_t2i.models.dm_gan.dynamic_memory import DynamicMemory, MemoryRefinementStage
 from keras_t2i.models.family import Family
 
 FAMILY = Family(

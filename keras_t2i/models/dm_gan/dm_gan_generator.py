@@ -5,13 +5,10 @@ from __future__ import annotations
 import keras
 
 from keras_t2i import _backend  # noqa: F401
+from keras_t2i.layers.conditioning import ConditioningAugmentation
 from keras_t2i.models.cascade.cascade_discriminator import stage_sizes
-from keras_t2i.models.cascade.cascade_layers import (
-    ConditioningAugmentation,
-    ImageHead,
-    InitialStage,
-)
-from keras_t2i.models.dm_gan.dm_gan_layers import MemoryRefinementStage
+from keras_t2i.models.cascade.cascade_layers import ImageHead, InitialStage
+from keras_t2i.models.dm_gan.dynamic_memory import MemoryRefinementStage
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")

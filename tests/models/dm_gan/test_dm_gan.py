@@ -9,8 +9,9 @@ import tensorflow as tf
 
 import keras_t2i as kt
 from keras_t2i import losses
+from keras_t2i.layers import ConditioningAugmentation
 from keras_t2i.layers.spectral import SpectralConv2D
-from keras_t2i.models.cascade import ConditioningAugmentation, StageDiscriminator, stage_sizes
+from keras_t2i.models.cascade import StageDiscriminator, stage_sizes
 from keras_t2i.models.dm_gan import DMGANGenerator, DynamicMemory, MemoryRefinementStage
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 

@@ -7,7 +7,7 @@ import keras
 from keras import ops
 
 from keras_t2i import _backend  # noqa: F401
-from keras_t2i.models.cascade.cascade_layers import (
+from keras_t2i.layers.glu_blocks import (
     GLUResBlock,
     GLUUpBlock,
     batch_norm,
