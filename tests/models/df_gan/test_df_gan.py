@@ -201,20 +201,24 @@ def test_save_and_load_round_trip(text_encoder, image_encoder, tmp_path):
     np.testing.assert_array_equal(loaded.generate(captions, seed=1), gan.generate(captions, seed=1))
 
 
-def test_mirrored_strategy_matches_one_device_on_the_first_step(text_encoder):
+@pytest.mark.parametrize("options", [{}, {"projected_weight": 1.0}], ids=["plain", "projected"])
+def test_mirrored_strategy_matches_one_device_on_the_first_step(text_encoder, options,
+                                                                mirrored_strategy):
     batch = shapes_batch(text_encoder.tokenizer, n=8, distinct=4)
     data = tf.data.Dataset.from_tensors(batch)
+    if options:  # the projected discriminator reads the DAMSM image encoder's maps
+        options = {**options, "image_encoder": DAMSMImageEncoder(feature_dim=16, width=4,
+                                                                 input_size=16)}
 
-    single = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
+    single = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5, **options)
     weights = single.get_weights()
     sgd = {"g_optimizer": keras.optimizers.SGD(0.05), "d_optimizer": keras.optimizers.SGD(0.05)}
     single.compile(**sgd)  # SGD: Adam's first step would hide a wrongly scaled loss
     expected = single.fit(data, epochs=1, verbose=0, shuffle=False).history
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    assert strategy.num_replicas_in_sync == 2
+    strategy = mirrored_strategy
     with strategy.scope():
-        mirrored = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
+        mirrored = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5, **options)
         mirrored.set_weights(weights)
         mirrored.compile(g_optimizer=keras.optimizers.SGD(0.05),
                          d_optimizer=keras.optimizers.SGD(0.05))

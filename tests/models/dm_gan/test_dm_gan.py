@@ -251,10 +251,10 @@ def test_one_step_trains_g_and_every_d_with_the_papers_losses(text_encoder, batc
             np.testing.assert_array_equal(ema.numpy(), live.numpy())
 
 
-def test_mirrored_first_step_agrees_with_one_device(text_encoder):
+def test_mirrored_first_step_agrees_with_one_device(text_encoder, mirrored_strategy):
     """Two replicas on one global batch: the same losses and weights as one device. BatchNorm
     normalises each replica's share (as DataParallel does), so every row is the same scene and
-    the latents alternate between two draws: each share's statistics and N−1 mismatched pairs
+    the latents repeat four draws: each share's statistics and N−1 mismatched pairs
     then average as the whole batch's do, and what is checked is the distribution itself (the
     losses' scaling, the gradients' sum, spectral normalisation's vectors, the EMA under a
     merge call)."""
@@ -263,10 +263,10 @@ def test_mirrored_first_step_agrees_with_one_device(text_encoder):
     one = next(iter(ds))
     data = tf.data.Dataset.from_tensors({k: tf.repeat(one[k], 8, axis=0)
                                          for k in ("image", "tokens")})
-    latents = {"noise": tf.constant(normal(2, 100)), "condition": tf.constant(normal(2, 100))}
+    latents = {"noise": tf.constant(normal(4, 100)), "condition": tf.constant(normal(4, 100))}
 
-    def fixed_latents(n):  # z₁, z₂, z₁, z₂, … for any share
-        return {k: tf.tile(v, (n // 2, 1)) for k, v in latents.items()}
+    def fixed_latents(n):  # z₁ … z₄ for each replica's share of 4, twice for the batch of 8
+        return {k: tf.tile(v, (n // 4, 1)) for k, v in latents.items()}
 
     sgd = lambda: {"g_optimizer": keras.optimizers.SGD(0.05),  # noqa: E731
                    "d_optimizer": keras.optimizers.SGD(0.05)}
@@ -275,7 +275,7 @@ def test_mirrored_first_step_agrees_with_one_device(text_encoder):
     single.sample_latents = fixed_latents
     single.compile(**sgd())
     expected = single.fit(data, epochs=1, verbose=0, shuffle=False).history
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy
     with strategy.scope():
         mirrored = tiny(text_encoder)
         mirrored.set_weights(weights)
