@@ -318,3 +318,16 @@ def test_the_projected_discriminator_needs_the_encoder_and_round_trips(text_enco
     for a, b in zip(gan.projected_discriminator.get_weights(),
                     loaded.projected_discriminator.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_encoders_give_the_projected_heads_three_maps():
+    from keras_t2i.text.damsm import ARCHITECTURE_ONLY
+
+    cnn = DAMSMImageEncoder(feature_dim=16, width=4, input_size=64)
+    assert cnn.feature_maps_model().output_shape == [(None, 16, 16, 8), (None, 8, 8, 16),
+                                                     (None, 4, 4, 32)]
+    inception = DAMSMImageEncoder(backbone="inception_v3", backbone_weights=ARCHITECTURE_ONLY)
+    shapes = [tuple(s[1:]) for s in inception.feature_maps_model().output_shape]
+    assert shapes == [(35, 35, 288), (17, 17, 768), (8, 8, 2048)]
+    heads = ProjectedDiscriminator(shapes, cond_dim=256)
+    assert [len(blocks) for blocks in heads.downs] == [4, 3, 1]  # 35 → 18 → 9 → 5 → 3, …
