@@ -128,8 +128,16 @@ def test_cli_flags_reach_the_run_config(tmp_path, encoder_dir):
     assert gan.damsm_weight == 0.5 and isinstance(gan.image_encoder, DAMSMImageEncoder)
 
 
-def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir):
+def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir, mirrored_strategy,
+                                        monkeypatch):
     from keras_t2i.serving import LocalModel
+    from keras_t2i.training import run as run_module
+
+    # The session's strategy over the two logical CPUs: a second MirroredStrategy in this
+    # process could reuse its collective keys (see conftest.mirrored_strategy).
+    made = run_module.make_strategy
+    monkeypatch.setattr(run_module, "make_strategy", lambda name: mirrored_strategy
+                        if name == "mirrored" else made(name))
 
     result = tiny_train(tmp_path / "run", encoder_dir, steps=2, strategy="mirrored",
                         export_dir=str(tmp_path / "sm"))
