@@ -45,10 +45,7 @@ class _ConvUnit(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None):
-        if isinstance(self.conv, SpectralConv2D):
-            x = self.conv(x, training=training)
-        else:
-            x = self.conv(x)
+        x = self.conv(x, training=training)  # only SpectralConv2D reads it
         if self.norm is not None:
             x = self.norm(x, training=training)
         return ops.leaky_relu(x, 0.2)
