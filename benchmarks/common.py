@@ -1,9 +1,11 @@
 """Shared helpers for the benchmark scripts: timing and the machine line of RESULTS.md."""
 
 import datetime
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 
 def machine() -> str:
@@ -66,3 +68,43 @@ def quality_table(rows) -> str:
         cells.append("—" if minutes is None else f"{minutes:.1f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def shapes_damsm(work, recipe_name, damsm=None) -> str:
+    """The DAMSM encoders every run of a Shapes table starts from: ``damsm`` when given, else a
+    pair pretrained once into ``work/damsm`` with the recipe's data and DAMSM budget, seed 0."""
+    if damsm:
+        return str(damsm)
+    import keras_t2i as kt
+    from keras_t2i.models.registry import get_recipe
+
+    recipe = get_recipe(recipe_name)[1]
+    damsm = Path(work) / "damsm"
+    if not (damsm / "text_encoder.keras").is_file():
+        kt.pretrain.pretrain_damsm(data="shapes", data_options=recipe["data"]["options"],
+                                   out=str(damsm), seed=0, **recipe["damsm"])
+    return str(damsm)
+
+
+def train_and_evaluate(run, num_images, **train_options):
+    """(evaluation report, train minutes) of one run of a table: ``keras-t2i train`` with the
+    options (no export), then ``keras-t2i evaluate``'s protocol on ``num_images`` test
+    captions. A run whose result is saved is read, not retrained, and an interrupted one
+    resumes, so a table can be completed across sittings (the minutes are then those of the
+    sitting that finished it)."""
+    import keras_t2i as kt
+    from keras_t2i.evaluation import report as kt_evaluate
+
+    run = Path(run)
+    saved = run / "ablation.json"
+    if saved.is_file():
+        result = json.loads(saved.read_text())
+        return result["report"], result["train_minutes"]
+    started = time.time()
+    kt.train.train(out=str(run), export_dir="", resume=(run / "checkpoints").is_dir(),
+                   **train_options)
+    minutes = (time.time() - started) / 60
+    report = kt_evaluate.evaluate(run=str(run), num_images=num_images,
+                                  out=str(run / "metrics.json"))
+    saved.write_text(json.dumps({"report": report, "train_minutes": minutes}))
+    return report, minutes

@@ -12,14 +12,10 @@ Usage: python benchmarks/fast_convergence.py [--variants old paired ...] [--seed
 """
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-from common import header, quality_table
+from common import header, quality_table, shapes_damsm, train_and_evaluate
 
-import keras_t2i as kt
-from keras_t2i.evaluation import report as kt_evaluate
 from keras_t2i.models.registry import get_recipe
 
 RECIPE = "dfgan_shapes_64"
@@ -60,14 +56,7 @@ def main():
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    recipe = get_recipe(RECIPE)[1]
-
-    damsm = args.damsm
-    if not damsm:
-        damsm = str(work / "damsm")
-        if not (Path(damsm) / "text_encoder.keras").is_file():
-            kt.pretrain.pretrain_damsm(data="shapes", data_options=recipe["data"]["options"],
-                                       out=damsm, seed=0, **recipe["damsm"])
+    damsm = shapes_damsm(work, RECIPE, args.damsm)
 
     print(header(f"Fast convergence on Shapes: the ablation ({args.steps} GAN steps)"))
     print(f"Recipe `{RECIPE}` (single-object Shapes, 64×64, nf 16, batch 8, DAMSM loss λ 1), "
@@ -77,19 +66,9 @@ def main():
         rows = []
         for name in args.variants:
             label, options = VARIANTS[name]
-            run = work / f"{name}-seed{seed}"
-            metrics = run / "ablation.json"
-            if metrics.is_file():
-                saved = json.loads(metrics.read_text())
-                rows.append((label, saved["report"], saved["train_minutes"]))
-                continue
-            started = time.time()
-            kt.train.train(out=str(run), text_encoder=damsm, steps=args.steps, seed=seed,
-                           export_dir="", resume=(run / "checkpoints").is_dir(), **options)
-            minutes = (time.time() - started) / 60
-            report = kt_evaluate.evaluate(run=str(run), num_images=args.num_images,
-                                          out=str(run / "metrics.json"))
-            metrics.write_text(json.dumps({"report": report, "train_minutes": minutes}))
+            report, minutes = train_and_evaluate(
+                work / f"{name}-seed{seed}", args.num_images, text_encoder=damsm,
+                steps=args.steps, seed=seed, **options)
             rows.append((label, report, minutes))
         print(f"Seed {seed}:\n")
         print(quality_table(rows) + "\n")

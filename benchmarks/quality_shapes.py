@@ -13,12 +13,10 @@ Usage: python benchmarks/quality_shapes.py [--steps 3000] [--num-images 1000]
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-from common import header, quality_table
+from common import header, quality_table, shapes_damsm, train_and_evaluate
 
-import keras_t2i as kt
 from keras_t2i.evaluation import report as kt_evaluate
 from keras_t2i.models.registry import get_preset, get_recipe
 
@@ -39,27 +37,17 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     max_objects = get_recipe(PRESET)[1]["data"]["options"]["max_objects"]
 
-    damsm = args.damsm
-    if not damsm:
-        damsm = str(work / "damsm")
-        if not (Path(damsm) / "text_encoder.keras").is_file():
-            kt.pretrain.pretrain_damsm(data="shapes", data_options={"max_objects": max_objects},
-                                       out=damsm, seed=0, **get_recipe(PRESET)[1]["damsm"])
+    damsm = shapes_damsm(work, PRESET, args.damsm)
 
     rows = [("real Shapes images (sanity)", kt_evaluate.evaluate(
         model=kt_evaluate.REAL_MODEL, max_objects=max_objects, damsm_dir=damsm,
         num_images=args.num_images, out=str(work / "real.json")), None)]
     runs = [("DF-GAN", 0.0)] + [(f"DF-GAN + MS (λ = {w:g})", w) for w in args.mode_seeking]
     for label, weight in runs:
-        # A run directory that exists is resumed (and its minutes are those of the rest only).
-        run = work / (f"dfgan-ms{weight:g}" if weight else "dfgan")
-        started = time.time()
-        kt.train.train(out=str(run), text_encoder=damsm, mode_seeking=weight, steps=args.steps,
-                       damsm_weight=args.damsm_weight, seed=0, export_dir="",
-                       resume=(run / "checkpoints").is_dir())
-        minutes = (time.time() - started) / 60
-        report = kt_evaluate.evaluate(run=str(run), num_images=args.num_images,
-                                      out=str(work / f"{run.name}.json"))
+        report, minutes = train_and_evaluate(
+            work / (f"dfgan-ms{weight:g}" if weight else "dfgan"), args.num_images,
+            text_encoder=damsm, mode_seeking=weight, steps=args.steps,
+            damsm_weight=args.damsm_weight, seed=0)
         rows.append((label, report, minutes))
 
     print(header(f"Shapes quality: DF-GAN vs DF-GAN + mode seeking ({args.steps} steps)"))

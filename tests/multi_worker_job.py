@@ -1,13 +1,15 @@
 """One worker of the multi-worker test (tests/training/test_train.py); also the one-device run.
 
 With TF_CONFIG set it joins the cluster as MultiWorkerMirroredStrategy, without it it runs on
-one device. Either way it runs the first training step of a tiny DF-GAN on a fixed global
-batch through ``keras_t2i.training.distributed.distributed_train_step`` (the custom loop's
-step), writes the step's losses and the weights of G, D and the EMA generator after it to
-``--result``, then, with ``--train-out``, runs ``keras_t2i.training.train(strategy=...)`` for a
-few steps.
+one device. Either way it runs the first training step of a tiny DF-GAN or DM-GAN
+(``--model``) on a fixed global batch through
+``keras_t2i.training.distributed.distributed_train_step`` (the custom loop's step), writes the
+step's losses and the weights of every network after it (G, the discriminators, the EMA
+generator) to ``--result``, then, with ``--train-out``, runs
+``keras_t2i.training.train(strategy=...)`` for a few steps.
 
-Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz [--train-out DIR]
+Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz
+           [--model dfgan|dmgan] [--train-out DIR]
 """
 
 import argparse
@@ -27,15 +29,35 @@ from keras_t2i.training import train  # noqa: E402
 from keras_t2i.training.distributed import distributed_train_step, make_strategy  # noqa: E402
 
 GLOBAL_BATCH = 8
+# The tiny models and the options of their few train() steps.
+MODELS = {
+    "dfgan": {"image_size": 16, "nf": 4},
+    "dmgan": {"image_size": 64, "stages": 2, "gf_dim": 4, "df_dim": 4, "r_num": 1},
+}
 
 
-def global_batch(tokenizer):
-    """8 examples: 4 Shapes scenes twice, so each half of the batch holds the same 4 and the
-    mismatched pairs (each image with the next caption) are the same on 1 or 2 replicas."""
-    ds = kt.data.load("shapes", "test", image_size=16, batch_size=4, num_scenes=4,
-                      tokenizer=tokenizer, max_objects=1)
+def global_batch(tokenizer, image_size, scenes):
+    """8 examples: ``scenes`` Shapes scenes repeated, so each half of the batch holds the same
+    ones and the mismatched pairs (each image with the next caption) are the same on 1 or 2
+    replicas."""
+    ds = kt.data.load("shapes", "test", image_size=image_size, batch_size=scenes,
+                      num_scenes=scenes, tokenizer=tokenizer, max_objects=1)
     batch = next(iter(ds))
-    return {k: tf.concat([batch[k], batch[k]], axis=0) for k in ("image", "tokens")}
+    return {k: tf.tile(batch[k], (GLOBAL_BATCH // scenes,) + (1,) * (batch[k].ndim - 1))
+            for k in ("image", "tokens")}
+
+
+def build(model, text_encoder):
+    """The tiny model. DM-GAN's BatchNorm normalises each replica's share (as DataParallel
+    does), so its batch is one scene and its latents four draws repeated: every share's
+    statistics then equal the whole batch's, and what is compared is the distribution."""
+    if model == "dfgan":
+        return kt.models.DFGAN(text_encoder, ema_decay=0.5, **MODELS[model])
+    gan = kt.models.DMGAN(text_encoder, ema_decay=0.5, **MODELS[model])
+    draws = {name: tf.random.stateless_normal((4, dim), seed=(1, i))
+             for i, (name, dim) in enumerate(sorted(gan.latent_dims().items()))}
+    gan.sample_latents = lambda n: {k: tf.tile(v, (n // 4, 1)) for k, v in draws.items()}
+    return gan
 
 
 def main():
@@ -43,15 +65,17 @@ def main():
     parser.add_argument("--encoder-dir", required=True)
     parser.add_argument("--result", required=True)
     parser.add_argument("--train-out")
+    parser.add_argument("--model", choices=list(MODELS), default="dfgan")
     args = parser.parse_args()
     name = "multi-worker" if "TF_CONFIG" in os.environ else "default"
     strategy = make_strategy(name)  # before any other TensorFlow op
 
     text_encoder = load_encoders(args.encoder_dir)[0]
-    batch = global_batch(text_encoder.tokenizer)
+    size = MODELS[args.model]["image_size"]
+    batch = global_batch(text_encoder.tokenizer, size, 4 if args.model == "dfgan" else 1)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, ema_decay=0.5)
+        gan = build(args.model, text_encoder)
         # SGD, not Adam: Adam's first step barely depends on the gradient's scale, so it
         # would hide a loss scaled for the replica instead of the global batch.
         gan.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
@@ -64,15 +88,15 @@ def main():
 
     distributed = strategy.experimental_distribute_values_from_function(replica_slice)
     logs = distributed_train_step(gan, strategy)(distributed)
-    weights = {f"g{i}": w for i, w in enumerate(gan.generator.get_weights())}
-    weights.update({f"d{i}": w for i, w in enumerate(gan.discriminator.get_weights())})
-    weights.update({f"e{i}": w for i, w in enumerate(gan.generator_ema.get_weights())})
+    weights = {f"{network}/{i}": w for network, net in gan.networks().items()
+               for i, w in enumerate(net.get_weights())}
     np.savez(args.result, logs=json.dumps(logs), replicas=replicas, **weights)
 
     if args.train_out:
-        train(strategy=name, out=args.train_out, text_encoder=args.encoder_dir, image_size=16,
-              nf=4, batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2,
-              data_options={"max_objects": 1}, export_dir=args.train_out + "/export")
+        train(strategy=name, model=args.model, out=args.train_out, text_encoder=args.encoder_dir,
+              batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2,
+              data_options={"max_objects": 1}, export_dir=args.train_out + "/export",
+              **MODELS[args.model])
 
 
 if __name__ == "__main__":
