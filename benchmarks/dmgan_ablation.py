@@ -18,10 +18,11 @@ from pathlib import Path
 from common import header, quality_table, shapes_damsm, train_and_evaluate
 
 from keras_t2i.models.registry import get_preset, get_recipe
+from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
 
 RECIPES = {"dfgan": "dfgan_shapes_64", "dmgan": "dmgan_shapes_64"}
-# The fast-convergence options (issue 17) and the values that turn each off.
-FAST_CONVERGENCE_OFF = {"paired_weight": 0.0, "projected_weight": 0.0, "diffaugment": "off"}
+# The paper's losses: every fast-convergence option (issue 17) off.
+PAPER_LOSSES = {"paired_weight": 0.0, "projected_weight": 0.0, "diffaugment": "off"}
 # Row → (label, family, options on top of the family's Shapes recipe).
 ROWS = {
     "dfgan": ("DF-GAN", "dfgan", {}),
@@ -29,15 +30,8 @@ ROWS = {
     "no-write-gate": ("DM-GAN without the memory writing gate", "dmgan", {"write_gate": False}),
     "no-response-gate": ("DM-GAN without the response gate", "dmgan", {"response_gate": False}),
     "no-memory": ("DM-GAN without memory", "dmgan", {"memory": False}),
-    "paper-losses": ("DM-GAN with the paper's losses only", "dmgan", FAST_CONVERGENCE_OFF),
+    "paper-losses": ("DM-GAN with the paper's losses only", "dmgan", PAPER_LOSSES),
 }
-
-
-def adopted_options(recipe_name) -> dict:
-    """The fast-convergence options the recipe's preset turns on."""
-    preset = get_preset(get_recipe(recipe_name)[1]["preset"])[1]["config"]
-    return {k: preset[k] for k, off in FAST_CONVERGENCE_OFF.items()
-            if k in preset and preset[k] != off}
 
 
 def main():
@@ -57,17 +51,18 @@ def main():
             recipes["dfgan"]["data"] != recipes["dmgan"]["data"]:
         raise SystemExit("The two Shapes recipes pretrain DAMSM or load data differently; "
                          "one DAMSM pair cannot serve both rows.")
-    adopted = {family: adopted_options(name) for family, name in RECIPES.items()}
-    if adopted["dfgan"] != adopted["dmgan"]:
-        raise SystemExit(f"The Shapes presets adopt different fast-convergence options "
-                         f"({adopted}); every row must use the same ones.")
-    rows = [r for r in args.rows if r != "paper-losses" or adopted["dmgan"]]
+    for family, name in RECIPES.items():
+        config = get_preset(recipes[family]["preset"])[1]["config"]
+        if any(config.get(k) != v for k, v in FAST_CONVERGENCE.items()):
+            raise SystemExit(f"Preset {name} does not use the Shapes presets' fast-convergence "
+                             f"options {FAST_CONVERGENCE}; every row must use the same ones.")
+    rows = [r for r in args.rows if r != "paper-losses" or FAST_CONVERGENCE]
     damsm = shapes_damsm(work, RECIPES["dmgan"], args.damsm)
 
     print(header(f"DM-GAN's ablation on Shapes ({args.steps} GAN steps)"))
     print(f"Recipes `{RECIPES['dfgan']}` and `{RECIPES['dmgan']}` (single-object Shapes, "
           f"64×64, batch {recipes['dmgan']['train']['batch_size']}), fast-convergence options "
-          f"{adopted['dmgan'] or 'none'} in every row but the paper's; every run from the "
+          f"{FAST_CONVERGENCE or 'none'} in every row but the paper's; every run from the "
           f"DAMSM encoders in {damsm}; `keras-t2i evaluate` protocol, {args.num_images} test "
           "captions; diversity over 50 captions × 10 seeds.\n")
     for seed in args.seeds:

@@ -59,7 +59,7 @@ def batch_of(size, batch, tokenizer):
     data = kt.data.load("shapes", "train", image_size=size, batch_size=batch,
                         tokenizer=tokenizer)
     example = next(iter(data))
-    return {"image": example["image"], "tokens": example["tokens"]}
+    return {k: example[k] for k in ("image", "tokens", "class_id")}
 
 
 def main():

@@ -3,14 +3,18 @@ optimisation, DAMSM pretraining). CONVENTIONS.md #12: presets are not recipes.""
 
 from __future__ import annotations
 
+from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
+
 # The released configs (``code/cfg/bird_DMGAN.yml``, ``coco_DMGAN.yml``; seeds.md §3.3, §3.5):
 # GF_DIM 64, DF_DIM 32, 64 → 128 → 256, λ_DAMSM 5 / 50, R_NUM 2 / 3, EMA 0.999.
 PRESETS = {
     "dmgan_shapes_64": {
         "description": "DM-GAN at 64×64 for single-object Shapes on a CPU: a 32 → 64 cascade "
-                       "(one memory refinement stage), GF 16, DF 16, the DAMSM loss λ 1.",
+                       "(one memory refinement stage), GF 16, DF 16, the DAMSM loss λ 1, the "
+                       "paired DAMSM-feature term.",
+        # + the fast-convergence options every Shapes preset adopts (issue 17; shapes_presets.py).
         "config": {"image_size": 64, "stages": 2, "gf_dim": 16, "df_dim": 16, "r_num": 1,
-                   "damsm_weight": 1.0, "ema_decay": 0.999},
+                   "damsm_weight": 1.0, "ema_decay": 0.999, **FAST_CONVERGENCE},
     },
     "dmgan_cub_256": {
         "description": "DM-GAN at 256×256 with the released CUB-200-2011 config.",
