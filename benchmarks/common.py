@@ -108,3 +108,21 @@ def train_and_evaluate(run, num_images, **train_options):
                                   out=str(run / "metrics.json"))
     saved.write_text(json.dumps({"report": report, "train_minutes": minutes}))
     return report, minutes
+
+
+def shapes_captioner(work, recipe_name, damsm, captioner=None) -> str:
+    """The STREAM captioner every MirrorGAN run of a Shapes table reads: ``captioner`` when
+    given, else one pretrained once into ``work/captioner`` in the vocabulary of the DAMSM
+    encoders in ``damsm``, with the recipe's data and captioner budget, seed 0."""
+    if captioner:
+        return str(captioner)
+    import keras_t2i as kt
+    from keras_t2i.models.registry import get_recipe
+
+    recipe = get_recipe(recipe_name)[1]
+    out = Path(work) / "captioner"
+    if not (out / "captioner.keras").is_file():
+        kt.pretrain.pretrain_captioner(data="shapes", data_options=recipe["data"]["options"],
+                                       text_encoder=str(damsm), out=str(out), seed=0,
+                                       resume=True, **recipe["captioner"])
+    return str(out)

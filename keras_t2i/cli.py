@@ -15,23 +15,6 @@ from pathlib import Path
 from keras_t2i.serving.limits import ServingLimits
 from keras_t2i.version import __version__
 
-# Subcommands of DESIGN §4.2 that later issues build; until then they say so and exit 2.
-NOT_YET = {
-    "pretrain captioner": "the STREAM captioner arrives with the MirrorGAN issue",
-}
-EXIT_USAGE = 2
-
-
-def _not_yet(command):
-    def run(args):
-        print(f"keras-t2i {command}: not implemented yet ({NOT_YET[command]}). "
-              "Available now: train, generate, export, serve, evaluate, pretrain damsm, "
-              "pretrain oracle.",
-              file=sys.stderr)
-        return EXIT_USAGE
-
-    return run
-
 
 def _positive_int(text):
     value = int(text)
@@ -96,6 +79,33 @@ def _run_pretrain_damsm(args):
     return 0
 
 
+def _run_pretrain_captioner(args):
+    from keras_t2i.pretraining.captioner import pretrain_captioner, resolve_captioner_config
+
+    data_options = {}
+    if args.max_objects is not None:
+        if args.data != "shapes":
+            raise ValueError("--max-objects applies to --data shapes only.")
+        data_options["max_objects"] = args.max_objects
+    config = resolve_captioner_config(
+        data=args.data, data_dir=args.data_dir, data_options=data_options,
+        image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
+        epochs=args.epochs, text_encoder=args.text_encoder, max_words=args.max_words,
+        backbone=args.backbone, backbone_weights=args.backbone_weights,
+        learning_rate=args.learning_rate, checkpoint_every=args.checkpoint_every,
+        bn_calibration_batches=args.bn_calibration_batches, seed=args.seed, out=args.out,
+        resume=args.resume)
+    metrics = pretrain_captioner(**config)
+    out = config["out"]
+    print(f"Test split ({metrics['num_images']} images): word accuracy "
+          f"{100 * metrics['word_accuracy']:.1f} %, BLEU-4 {100 * metrics['bleu4']:.1f}")
+    for attribute, value in metrics.get("attribute_accuracy", {}).items():
+        print(f"  {attribute} words: {100 * value:.1f} %")
+    print(f"Captioner: {out}/captioner.keras (train with --captioner {out})")
+    print(f"Metrics:   {out}/metrics.json   TensorBoard: tensorboard --logdir {out}/logs")
+    return 0
+
+
 def _run_pretrain_oracle(args):
     import json
 
@@ -127,7 +137,8 @@ def _run_train(args):
           data_options=data_options or None, batch_size=args.batch_size, steps=args.steps,
           epochs=args.epochs, strategy=args.strategy, out=args.out,
           resume=args.resume or None, checkpoint_every=args.checkpoint_every,
-          sample_every=args.sample_every, text_encoder=args.text_encoder, seed=args.seed,
+          sample_every=args.sample_every, text_encoder=args.text_encoder,
+          captioner=args.captioner, seed=args.seed,
           g_learning_rate=args.g_learning_rate, d_learning_rate=args.d_learning_rate,
           precision=args.precision, export_dir="" if args.no_export else args.export_dir,
           **model_options)
@@ -232,6 +243,9 @@ def _add_train_parser(commands):
                        help=f"sample grid every N steps ({_train_default('sample_every')})")
     train.add_argument("--text-encoder", metavar="DIR",
                        help="a `keras-t2i pretrain damsm` run to reuse (default: pretrain one)")
+    train.add_argument("--captioner", metavar="DIR",
+                       help="MirrorGAN: a `keras-t2i pretrain captioner` run to reuse (default: "
+                            "pretrain one with the run's text encoder)")
     train.add_argument("--g-learning-rate", type=float, metavar="LR",
                        help=f"generator Adam learning rate ({_train_default('g_learning_rate')})")
     train.add_argument("--d-learning-rate", type=float, metavar="LR",
@@ -590,8 +604,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="base width of the network (default 16)")
     oracle.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     oracle.set_defaults(func=_run_pretrain_oracle)
-    captioner = targets.add_parser("captioner", help="STREAM captioner [not implemented yet]")
-    captioner.set_defaults(func=_not_yet("pretrain captioner"), accepts_any_flags=True)
+    captioner = targets.add_parser(
+        "captioner", help="MirrorGAN's STREAM captioner",
+        description="Pretrain MirrorGAN's STREAM captioner on real images with fit(), in the "
+                    "text encoder's vocabulary; writes config.json, TensorBoard logs, "
+                    "captioner.keras and metrics.json (word accuracy, BLEU-4, and on Shapes "
+                    "the accuracy on each attribute's words) to --out.")
+    _add_data_flags(captioner)
+    budget = captioner.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=_positive_int,
+                        help="training steps (default: 1000 on shapes)")
+    budget.add_argument("--epochs", type=_positive_int,
+                        help="passes over the data (default: 5 on cub and coco)")
+    captioner.add_argument("--text-encoder", metavar="DIR",
+                           help="a `keras-t2i pretrain damsm` run whose vocabulary the "
+                                "captioner uses (default: the dataset's, built as DAMSM's)")
+    captioner.add_argument("--backbone", choices=("cnn", "resnet152"),
+                           help="image encoder: small CNN from scratch (default) or a frozen "
+                                "ResNet-152")
+    captioner.add_argument("--backbone-weights",
+                           help="ResNet-152 weights file (*_notop.h5), needed with resnet152")
+    captioner.add_argument("--learning-rate", type=float,
+                           help="Adam learning rate (default 1e-3)")
+    captioner.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",
+                           help="steps between the backups --resume continues from "
+                                "(default 200)")
+    captioner.add_argument("--bn-calibration-batches", type=int, metavar="N",
+                           help="after training, recompute the CNN's BatchNorm statistics on "
+                                "N training batches (default 50; 0 keeps the moving averages)")
+    captioner.add_argument("--seed", type=int, help="random seed (default 0)")
+    captioner.add_argument("--out", help="run directory (default runs/captioner-<data>)")
+    captioner.add_argument("--resume", action="store_true",
+                           help="continue the interrupted run in --out from its last backup")
+    captioner.set_defaults(func=_run_pretrain_captioner)
     _add_verbose_flag(parser)
     return parser
 
@@ -610,10 +655,7 @@ def _add_verbose_flag(parser):
 
 def main(argv=None) -> int:
     parser = build_parser()
-    # Commands not built yet take any flags, so that their message, not a usage error, shows.
-    args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "accepts_any_flags", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

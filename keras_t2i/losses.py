@@ -259,3 +259,37 @@ def paired_feature_loss(fake_features, real_features, eps=1e-10):
 
     return tf.reduce_mean(tf.reduce_sum(tf.square(unit(fake_features) - unit(real_features)),
                                         axis=-1))
+
+
+def caption_loss(tokens, logits):
+    """STREAM's re-description loss: the cross-entropy of the real tokens under the
+    captioner's teacher-forced ``logits``, averaged over the caption's words and one
+    end-of-caption target (id 0, padding) after the last word (the code packs by length: the
+    same words; yunjey's tutorial, which the official README points to, keeps the <end>
+    target too, and greedy decoding needs it to stop).
+
+    Args:
+        tokens: int (batch, T), 0 for padding.
+        logits: float (batch, T, vocabulary).
+
+    Returns:
+        float32 scalar.
+    """
+    tokens = tf.cast(tokens, tf.int32)
+    real = tf.cast(tf.not_equal(tokens, 0), tf.float32)  # id 0: padding
+    # Position t is a target if it holds a word or is the first padding after the words.
+    shifted = tf.concat([tf.ones_like(real[:, :1]), real[:, :-1]], axis=1)
+    weights = tf.maximum(real, shifted)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens,
+                                                        logits=tf.cast(logits, tf.float32))
+    return tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+
+def word_accuracy(tokens, logits):
+    """The share of the real words (padding left out) whose teacher-forced prediction is the
+    word itself."""
+    tokens = tf.cast(tokens, tf.int32)
+    real = tf.cast(tf.not_equal(tokens, 0), tf.float32)
+    hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tokens),
+                   tf.float32)
+    return tf.reduce_sum(hits * real) / tf.maximum(tf.reduce_sum(real), 1.0)

@@ -45,6 +45,19 @@ def encoder_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def captioner_dir(tmp_path_factory, encoder_dir):
+    """A tiny STREAM captioner in the encoders' vocabulary, saved as `keras-t2i pretrain
+    captioner` saves it."""
+    from keras_t2i.models.mirror_gan import STREAMCaptioner
+    from keras_t2i.text.damsm import load_encoders
+
+    out = tmp_path_factory.mktemp("captioner")
+    STREAMCaptioner(load_encoders(encoder_dir)[0].tokenizer, feature_dim=8, units=8, width=4,
+                    input_size=16).save(out / "captioner.keras")
+    return out
+
+
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory, encoder_dir):
     """A tiny DF-GAN exported once (``base/1``), with its reference images from ``generate``.
     Tests that add or remove versions copy ``dir`` into a base path of their own.

@@ -1,15 +1,16 @@
 """One worker of the multi-worker test (tests/training/test_train.py); also the one-device run.
 
 With TF_CONFIG set it joins the cluster as MultiWorkerMirroredStrategy, without it it runs on
-one device. Either way it runs the first training step of a tiny DF-GAN or DM-GAN
-(``--model``) on a fixed global batch through
+one device. Either way it runs the first training step of a tiny DF-GAN, DM-GAN or MirrorGAN
+(``--model``; MirrorGAN with the captioner in ``--captioner-dir``) on a fixed global batch
+through
 ``keras_t2i.training.distributed.distributed_train_step`` (the custom loop's step), writes the
 step's losses and the weights of every network after it (G, the discriminators, the EMA
 generator) to ``--result``, then, with ``--train-out``, runs
 ``keras_t2i.training.train(strategy=...)`` for a few steps.
 
 Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz
-           [--model dfgan|dmgan] [--train-out DIR]
+           [--model dfgan|dmgan|mirrorgan] [--captioner-dir DIR] [--train-out DIR]
 """
 
 import argparse
@@ -33,6 +34,7 @@ GLOBAL_BATCH = 8
 MODELS = {
     "dfgan": {"image_size": 16, "nf": 4},
     "dmgan": {"image_size": 64, "stages": 2, "gf_dim": 4, "df_dim": 4, "r_num": 1},
+    "mirrorgan": {"image_size": 64, "stages": 2, "gf_dim": 4, "df_dim": 4, "r_num": 1},
 }
 
 
@@ -47,13 +49,18 @@ def global_batch(tokenizer, image_size, scenes):
             for k in ("image", "tokens")}
 
 
-def build(model, text_encoder):
-    """The tiny model. DM-GAN's BatchNorm normalises each replica's share (as DataParallel
-    does), so its batch is one scene and its latents four draws repeated: every share's
-    statistics then equal the whole batch's, and what is compared is the distribution."""
+def build(model, text_encoder, captioner_dir=None):
+    """The tiny model. The cascades' BatchNorm normalises each replica's share (as
+    DataParallel does), so their batch is one scene and their latents four draws repeated:
+    every share's statistics then equal the whole batch's, and what is compared is the
+    distribution."""
     if model == "dfgan":
         return kt.models.DFGAN(text_encoder, ema_decay=0.5, **MODELS[model])
-    gan = kt.models.DMGAN(text_encoder, ema_decay=0.5, **MODELS[model])
+    if model == "dmgan":
+        gan = kt.models.DMGAN(text_encoder, ema_decay=0.5, **MODELS[model])
+    else:
+        gan = kt.models.MirrorGAN(text_encoder, kt.pretrain.load_captioner(captioner_dir),
+                                  ema_decay=0.5, **MODELS[model])
     draws = {name: tf.random.stateless_normal((4, dim), seed=(1, i))
              for i, (name, dim) in enumerate(sorted(gan.latent_dims().items()))}
     gan.sample_latents = lambda n: {k: tf.tile(v, (n // 4, 1)) for k, v in draws.items()}
@@ -66,6 +73,7 @@ def main():
     parser.add_argument("--result", required=True)
     parser.add_argument("--train-out")
     parser.add_argument("--model", choices=list(MODELS), default="dfgan")
+    parser.add_argument("--captioner-dir")
     args = parser.parse_args()
     name = "multi-worker" if "TF_CONFIG" in os.environ else "default"
     strategy = make_strategy(name)  # before any other TensorFlow op
@@ -75,7 +83,7 @@ def main():
     batch = global_batch(text_encoder.tokenizer, size, 4 if args.model == "dfgan" else 1)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        gan = build(args.model, text_encoder)
+        gan = build(args.model, text_encoder, args.captioner_dir)
         # SGD, not Adam: Adam's first step barely depends on the gradient's scale, so it
         # would hide a loss scaled for the replica instead of the global batch.
         gan.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
@@ -93,8 +101,9 @@ def main():
     np.savez(args.result, logs=json.dumps(logs), replicas=replicas, **weights)
 
     if args.train_out:
+        extra = {"captioner": args.captioner_dir} if args.model == "mirrorgan" else {}
         train(strategy=name, model=args.model, out=args.train_out, text_encoder=args.encoder_dir,
-              batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2,
+              batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2, **extra,
               data_options={"max_objects": 1}, export_dir=args.train_out + "/export",
               **MODELS[args.model])
 

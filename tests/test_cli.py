@@ -25,11 +25,15 @@ def test_help_lists_every_subcommand():
     assert "damsm" in pretrain.stdout and "captioner" in pretrain.stdout
 
 
-@pytest.mark.parametrize("argv", [["pretrain", "captioner", "--data", "shapes"]])
-def test_unbuilt_commands_say_so(argv, capsys):
-    assert cli.main(argv) == 2
+def test_pretrain_captioner_errors_name_the_option(tmp_path, capsys):
+    assert cli.main(["pretrain", "captioner", "--backbone", "resnet152",
+                     "--out", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
-    assert "not implemented yet" in err and "Traceback" not in err
+    assert "--backbone-weights" in err and "Traceback" not in err
+    assert cli.main(["pretrain", "captioner", "--text-encoder", str(tmp_path / "none"),
+                     "--out", str(tmp_path / "c")]) == 1
+    assert "text_encoder.keras" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # nothing written before the options hold
 
 
 def test_bad_flags_and_data_errors_are_clear(tmp_path, capsys):

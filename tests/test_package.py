@@ -160,7 +160,13 @@ def test_every_family_loads_with_keras_after_import_keras_t2i(exported, tmp_path
 
     dmgan = kt.models.DMGAN(exported["gan"].text_encoder, image_size=64, stages=2, gf_dim=2,
                             df_dim=2, r_num=1, max_batch=8)
-    models = {"dfgan": exported["gan"], "dmgan": dmgan}  # one trained-or-not model per family
+    tokenizer = exported["gan"].text_encoder.tokenizer
+    mirrorgan = kt.models.MirrorGAN(
+        exported["gan"].text_encoder,
+        kt.models.STREAMCaptioner(tokenizer, feature_dim=8, units=8, width=4, input_size=16),
+        image_size=64, stages=2, gf_dim=2, df_dim=2, r_num=1, max_batch=8)
+    # One trained-or-not model per family.
+    models = {"dfgan": exported["gan"], "dmgan": dmgan, "mirrorgan": mirrorgan}
     assert set(models) == set(registry.family_names()), "a family without a test model"
     paths = {}
     for name, model in models.items():

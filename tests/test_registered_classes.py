@@ -14,7 +14,7 @@ from harness import run_call_checks
 
 import keras_t2i
 import keras_t2i as kt
-from keras_t2i.models import cascade, dm_gan
+from keras_t2i.models import cascade, dm_gan, mirror_gan
 
 
 def _registered() -> set[str]:
@@ -37,6 +37,11 @@ def _image_encoder():
 
 
 RNG = np.random.default_rng(0)
+
+
+def _captioner():
+    return mirror_gan.STREAMCaptioner(_tokenizer(), feature_dim=8, units=8, width=4,
+                                      input_size=16)
 
 
 def _normal(*shape):
@@ -125,6 +130,39 @@ def _cases():
                             "latents": {"noise": _normal(2, 100),
                                         "condition": _normal(2, 100)}},),
                           ((2, 64, 64, 3), "float32")),
+        "WordAttention": lambda: (kt.layers.WordAttention(2, word_dim=6),
+                                  (_normal(2, 3, 3, 2), _normal(2, 4, 6),
+                                   tf.constant([[True, True, False, False]] * 2)),
+                                  (((2, 3, 3, 2), "float32"), ((2, 9, 4), "float32"))),
+        "SentenceAttention": lambda: (mirror_gan.SentenceAttention(2, condition_dim=3),
+                                      (_normal(2, 3, 3, 2), _normal(2, 3)),
+                                      (((2, 3, 3, 2), "float32"), ((2, 3, 3, 2), "float32"))),
+        "GLAMStage": lambda: (
+            mirror_gan.GLAMStage(2, r_num=1, word_dim=6, condition_dim=3),
+            (_normal(2, 4, 4, 2), _normal(2, 4, 6), tf.constant([[True, True, True, False]] * 2),
+             _normal(2, 3)),
+            (((2, 8, 8, 2), "float32"), ((2, 16, 4), "float32"))),
+        "MirrorGANGenerator": lambda: (
+            kt.models.MirrorGANGenerator(64, stages=2, gf_dim=2, r_num=1, noise_dim=5,
+                                         condition_dim=3, cond_dim=6),
+            (_normal(2, 5), _normal(2, 3), _normal(2, 6), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2)),
+            {"images": [((2, 32, 32, 3), "float32"), ((2, 64, 64, 3), "float32")],
+             "mu": ((2, 3), "float32"), "logvar": ((2, 3), "float32"),
+             "attention": [((2, 32 * 32, 4), "float32")]}),
+        "MirrorGAN": lambda: (kt.models.MirrorGAN(_text_encoder(), _captioner(), image_size=64,
+                                                  stages=2, gf_dim=2, df_dim=2, r_num=1),
+                              ({"tokens": _tokens(),
+                                "latents": {"noise": _normal(2, 100),
+                                            "condition": _normal(2, 100)}},),
+                              ((2, 64, 64, 3), "float32")),
+        "STREAMCaptioner": lambda: (
+            _captioner(), (_normal(2, 16, 16, 3), _tokens()),
+            ((2, words, _tokenizer().vocabulary_size()), "float32")),
+        "TorchLSTMCell": lambda: (mirror_gan.TorchLSTMCell(4),
+                                  (_normal(2, 3), [_normal(2, 4), _normal(2, 4)]),
+                                  (((2, 4), "float32"), [((2, 4), "float32"),
+                                                         ((2, 4), "float32")])),
         "ProjectedDiscriminator": lambda: (
             kt.models.ProjectedDiscriminator([(8, 8, 3), (4, 4, 5)], cond_dim=6, width=4),
             ([_normal(2, 8, 8, 3), _normal(2, 4, 4, 5)], _normal(2, 6)), ((2, 2), "float32")),

@@ -66,6 +66,21 @@ _ROW_WORDS = {"top": ("top", "upper"), "middle": ("middle",), "bottom": ("bottom
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four")
 
 
+def _attribute_words():
+    """word → canonical value, per attribute, of every word the grammar uses to name one."""
+    def named(values):
+        return {w: v for v in values for w in SYNONYMS.get(v, (v,))}
+
+    rows = {w: row for row, words in _ROW_WORDS.items() for w in words}
+    return {"shape": named(SHAPES), "colour": named(COLOR_NAMES), "size": named(SIZES),
+            "position": {**rows, "left": "left", "center": "center", "right": "right"}}
+
+
+# The words that name each attribute in a caption (synonyms included) → the value they name:
+# what a captioner must read back for each attribute (issue 19's per-attribute accuracy).
+ATTRIBUTE_WORDS = _attribute_words()
+
+
 @dataclasses.dataclass(frozen=True)
 class ShapeObject:
     """One object of a scene. Indices refer to SHAPES, COLOR_NAMES, SIZES, ROWS and COLS."""

@@ -3,6 +3,7 @@ e.g. ``kt.models.df_gan.DFBlock``)."""
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.layers.affine import Affine
+from keras_t2i.layers.attention import WordAttention
 from keras_t2i.layers.conditioning import ConditioningAugmentation
 from keras_t2i.layers.diff_augment import DiffAugment
 from keras_t2i.layers.glu_blocks import GLUResBlock, GLUUpBlock, glu
@@ -10,5 +11,5 @@ from keras_t2i.layers.spectral import SpectralConv2D
 from keras_t2i.layers.torch_init import build_torch_layer, torch_default_bias, torch_default_kernel
 
 __all__ = ["Affine", "ConditioningAugmentation", "DiffAugment", "GLUResBlock", "GLUUpBlock",
-           "SpectralConv2D", "build_torch_layer", "glu", "torch_default_bias",
+           "SpectralConv2D", "WordAttention", "build_torch_layer", "glu", "torch_default_bias",
            "torch_default_kernel"]

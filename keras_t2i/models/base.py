@@ -262,6 +262,12 @@ class TextToImageGAN(keras.Model):
             bool(float(options.get("paired_weight", 0.0)))
             and options.get("paired_distance", "pixel") == "features")
 
+    @staticmethod
+    def needs_captioner(**options) -> bool:
+        """Whether constructor ``options`` use a pretrained captioner (MirrorGAN's STREAM),
+        so a run must load or pretrain one. None of the base's options do."""
+        return False
+
     # -- what a family declares --------------------------------------------------------------
     def latent_dims(self) -> dict:
         """``{name: size}`` of the generator's latents, in a fixed order (stream k is the k-th).

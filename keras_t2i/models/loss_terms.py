@@ -166,6 +166,36 @@ class DAMSMTerm(LossTerm):
         return tf.add_n(values) / inputs.copies
 
 
+class CaptionTerm(LossTerm):
+    """MirrorGAN's re-description (STREAM) loss: the model's frozen ``captioner`` reads the
+    final images with teacher forcing on their captions' tokens, and the term is the
+    cross-entropy of those tokens (``losses.caption_loss``; the code's L_stream on
+    the last stage). Each latent copy is scored and the copies averaged. Tracked as
+    ``stream``, unweighted.
+
+    Args:
+        weight: float. λ (LAMBDA1 = 10 in the released CUB config).
+    """
+
+    name = "stream"
+
+    def check(self, model):
+        if getattr(model, "captioner", None) is None:
+            raise ValueError(f"stream_weight={self.weight} needs a pretrained STREAM "
+                             "captioner with the text encoder's vocabulary: pass captioner= "
+                             "(kt.pretrain.load_captioner(DIR), from `keras-t2i pretrain "
+                             "captioner`).")
+
+    def __call__(self, model, inputs):
+        tokens = inputs.batch["tokens"]
+        values = []
+        for k in range(inputs.copies):
+            images, _ = inputs.copy(k)
+            values.append(losses.caption_loss(
+                tokens, model.captioner(images, tokens, training=False)))
+        return tf.add_n(values) / inputs.copies
+
+
 class WeightSchedule:
     """A loss weight's factor over training: 1 for ``hold`` generator steps, then down to 0 over
     ``decay`` steps, linearly or along a half cosine (0 from ``hold + decay`` on).

@@ -20,6 +20,7 @@ from keras_t2i.models.family import Family
 FAMILY_MODULES = {
     "dfgan": "keras_t2i.models.df_gan",
     "dmgan": "keras_t2i.models.dm_gan",
+    "mirrorgan": "keras_t2i.models.mirror_gan",
 }
 
 def family_names() -> tuple[str, ...]:

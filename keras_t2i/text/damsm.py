@@ -120,7 +120,7 @@ def _conv_block(x, filters, kernel, strides, name, norm=True):
     return keras.layers.Maximum(name=f"{name}_lrelu")([x, slope])
 
 
-def _cnn_trunk(size, width):
+def cnn_trunk(size, width):
     """Small CNN: its stride-8 map gives the regions, the flattened stride-16 map the global."""
     images = keras.Input((size, size, 3))
     x = _conv_block(images, width, 4, 2, "c1", norm=False)
@@ -138,6 +138,31 @@ def _inception_trunk(size, weights):
     trunk = keras.Model(base.input, [base.get_layer("mixed7").output, pooled], name="trunk")
     trunk.trainable = False
     return trunk
+
+
+def calibrate_batch_norm(model, batches) -> int:
+    """Sets the BatchNorm statistics of a functional ``model`` (its top-level layers, in
+    order) to their exact values on ``batches`` of its inputs: each BatchNorm layer in turn,
+    earlier ones already calibrated and in inference mode, gets the mean and the (biased)
+    variance of its inputs over all of them ("precise BN": Wu & Johnson, "Rethinking 'Batch'
+    in BatchNorm", 2021). Weights are not touched. Returns the number of examples read."""
+    batches = list(batches)
+    if not batches:
+        raise ValueError("calibrate_batch_norm needs at least one batch of images.")
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        inputs = keras.Model(model.input, layer.input)
+        total = squares = 0.0
+        count = 0
+        for batch in batches:
+            x = keras.ops.convert_to_numpy(inputs(batch, training=False)).astype("float64")
+            x = x.reshape(-1, x.shape[-1])
+            total, squares, count = total + x.sum(0), squares + (x * x).sum(0), count + len(x)
+        mean = total / count
+        layer.moving_mean.assign(mean.astype("float32"))
+        layer.moving_variance.assign((squares / count - mean * mean).astype("float32"))
+    return sum(int(b.shape[0]) for b in batches)
 
 
 # The trunk's maps a projected discriminator reads (``DAMSMImageEncoder.feature_maps_model``),
@@ -194,7 +219,7 @@ class DAMSMImageEncoder(keras.Model):
         if backbone == "cnn":
             if self.input_size % 16:
                 raise ValueError(f"input_size must be a multiple of 16, got {self.input_size}")
-            self.trunk = _cnn_trunk(self.input_size, self.width)
+            self.trunk = cnn_trunk(self.input_size, self.width)
         else:
             if backbone_weights is None:
                 raise ValueError(
@@ -247,24 +272,7 @@ class DAMSMImageEncoder(keras.Model):
         if self.backbone != "cnn":
             raise ValueError("calibrate_batch_norm applies to the 'cnn' backbone; the frozen "
                              f"{self.backbone} backbone keeps its ImageNet statistics.")
-        batches = [self.resize(b) for b in batches]
-        if not batches:
-            raise ValueError("calibrate_batch_norm needs at least one batch of images.")
-        for layer in self.trunk.layers:
-            if not isinstance(layer, keras.layers.BatchNormalization):
-                continue
-            inputs = keras.Model(self.trunk.input, layer.input)
-            total = squares = 0.0
-            count = 0
-            for batch in batches:
-                x = keras.ops.convert_to_numpy(inputs(batch, training=False)).astype("float64")
-                x = x.reshape(-1, x.shape[-1])
-                total, squares, count = total + x.sum(0), squares + (x * x).sum(0), \
-                    count + len(x)
-            mean = total / count
-            layer.moving_mean.assign(mean.astype("float32"))
-            layer.moving_variance.assign((squares / count - mean * mean).astype("float32"))
-        return sum(int(b.shape[0]) for b in batches)
+        return calibrate_batch_norm(self.trunk, [self.resize(b) for b in batches])
 
     def feature_maps_model(self):
         """A model images → the trunk's intermediate maps (``FEATURE_MAP_LAYERS``, finest

@@ -31,7 +31,8 @@ class SampleGrid(keras.callbacks.Callback):
     block per stage of a multi-stage generator) and writes that one picture to TensorBoard as
     the image summary ``samples/grid`` and to ``samples_dir/step_NNNNNNN.png``. Row r uses
     seed ``seeds[r]`` for every caption, as ``keras-t2i generate`` does. The captions also go
-    to TensorBoard as text once, at the start.
+    to TensorBoard as text once, at the start; a model with a captioner (MirrorGAN) also logs
+    what it reads in each final image (``samples/redescription``).
 
     Args:
         log_dir: str. TensorBoard directory; summaries go to ``log_dir/samples``.
@@ -62,19 +63,33 @@ class SampleGrid(keras.callbacks.Callback):
                   for i in range(0, len(caption_list), size)]
         return [np.concatenate(stage) for stage in zip(*chunks)]
 
-    def grid(self) -> np.ndarray:
+    def grid(self, stages=None) -> np.ndarray:
         """The labelled picture (uint8 (H, W, 3)) that is logged and saved."""
-        return labelled_grid(self.stages(), self.captions, self.seeds,
+        return labelled_grid(self.stages() if stages is None else stages, self.captions,
+                             self.seeds,
                              title=f"{type(self.model).__name__}, step {gan_step(self.model):,}")
+
+    def redescriptions(self, images) -> str:
+        """A Markdown table of what the model's captioner (MirrorGAN's STREAM) reads in the
+        grid's final images (uint8, row-major (seed, caption)), beside each caption."""
+        read = self.model.captioner.describe(images.astype("float32") / 127.5 - 1.0).numpy()
+        rows = [f"| {seed} | {caption} | {text.decode()} |"
+                for (seed, caption), text in zip(
+                    ((s, c) for s in self.seeds for c in self.captions), read)]
+        return "| seed | caption | the captioner reads |\n|---|---|---|\n" + "\n".join(rows)
 
     def write(self):
         step = gan_step(self.model)
         if step == self._last:
             return
         self._last = step
-        picture = self.grid()
+        stages = self.stages()
+        picture = self.grid(stages)
         with self.writer.as_default():
             tf.summary.image("samples/grid", picture[None], step=step)
+            if getattr(self.model, "captioner", None) is not None:
+                tf.summary.text("samples/redescription", self.redescriptions(stages[-1]),
+                                step=step)
         self.writer.flush()
         if self.samples_dir is not None:
             self.samples_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from keras_t2i import data as kt_data
 from keras_t2i.models import registry
 from keras_t2i.models.base import TextToImageGAN
+from keras_t2i.pretraining.captioner import CAPTIONER_FILE, resolve_captioner_config
 from keras_t2i.pretraining.damsm import resolve_damsm_config
 from keras_t2i.text.damsm import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
 from keras_t2i.training.checkpoint import checkpoint_prefixes
@@ -28,16 +29,16 @@ CONFIG_FILE = "config.json"
 # Options of the run itself; every other keyword is a model constructor option of the family.
 RUN_OPTIONS = ("model", "preset", "data", "data_dir", "data_options", "batch_size", "steps",
                "epochs", "strategy", "out", "resume", "checkpoint_every", "sample_every",
-               "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
-               "beta_2", "precision", "export_dir")
+               "text_encoder", "captioner", "seed", "g_learning_rate", "d_learning_rate",
+               "beta_1", "beta_2", "precision", "export_dir")
 _OVERRIDABLE = ("data_dir", "batch_size", "checkpoint_every", "sample_every", "strategy",
-                "text_encoder", "seed", "g_learning_rate", "d_learning_rate", "beta_1",
-                "beta_2", "precision")
+                "text_encoder", "captioner", "seed", "g_learning_rate", "d_learning_rate",
+                "beta_1", "beta_2", "precision")
 _TRAIN_KEYS = ("batch_size", "steps", "epochs", "checkpoint_every", "sample_every",
                "g_learning_rate", "d_learning_rate", "beta_1", "beta_2")
 # Constructor arguments that are objects, not options.
-_NOT_OPTIONS = {"self", "text_encoder", "image_encoder", "generator", "discriminators",
-                "args", "kwargs"}
+_NOT_OPTIONS = {"self", "text_encoder", "image_encoder", "captioner", "generator",
+                "discriminators", "args", "kwargs"}
 
 
 def model_options(family: registry.Family) -> dict:
@@ -106,9 +107,12 @@ def resolve_train_config(**options) -> dict:
         "model_kwargs": {**preset["config"], "mode_seeking": mode_seeking},
         **{k: recipe["train"].get(k) for k in _TRAIN_KEYS},
         "damsm": recipe["damsm"],
+        # The captioner pretraining a run does without --captioner (families that use one).
+        "captioner_pretraining": recipe.get("captioner"),
         "strategy": "default",
         "out": out,
         "text_encoder": None,
+        "captioner": None,
         "seed": 0,
         "precision": "float32",
     }
@@ -134,6 +138,10 @@ def resolve_train_config(**options) -> dict:
     if config["strategy"] == "multi-worker" and not config["text_encoder"]:
         raise ValueError("--strategy multi-worker needs --text-encoder DIR (pretrain it once "
                          "with `keras-t2i pretrain damsm`): workers must not each pretrain one.")
+    if (config["strategy"] == "multi-worker" and not config.get("captioner")
+            and family.model_class.needs_captioner(**config["model_kwargs"])):
+        raise ValueError("--strategy multi-worker needs --captioner DIR (pretrain it once with "
+                         "`keras-t2i pretrain captioner`): workers must not each pretrain one.")
     # Where the finished run is exported (TF Serving base path); "" turns the export off.
     if "export_dir" in given:
         config["export_dir"] = str(given["export_dir"]) or None
@@ -175,6 +183,7 @@ def check_train_config(config: dict) -> None:
         resolve_damsm_config(data=config["data"], data_dir=config["data_dir"],
                              data_options=config["data_options"], seed=config["seed"],
                              out=str(Path(config["out"]) / "damsm"), **config["damsm"])
+    _check_captioner(config, family)
     check_strategy(config["strategy"])
     out = Path(config["out"])
     if out.exists() and not out.is_dir():
@@ -184,6 +193,29 @@ def check_train_config(config: dict) -> None:
                          "it, or choose another --out.")
     if config["export_dir"] and Path(config["export_dir"]).is_file():
         raise FileExistsError(f"--export-dir {config['export_dir']} is a file, not a directory.")
+
+
+def _check_captioner(config, family) -> None:
+    """A captioner only for a family that uses one; given, it must be a `pretrain
+    captioner` run; otherwise the pretraining the run will do must accept its options."""
+    uses = family.model_class.needs_captioner(**config["model_kwargs"])
+    given = config.get("captioner")
+    if given and not uses:
+        raise ValueError(f"--captioner: --model {family.name} with these options uses no "
+                         "captioner.")
+    if not uses:
+        return
+    if given:
+        if not (Path(given) / CAPTIONER_FILE).is_file():
+            raise FileNotFoundError(f"--captioner {given} holds no {CAPTIONER_FILE}: give the "
+                                    "--out of a `keras-t2i pretrain captioner` run.")
+        return
+    run_captioner = Path(config["out"]) / "captioner"
+    if not (run_captioner / CAPTIONER_FILE).is_file():
+        resolve_captioner_config(data=config["data"], data_dir=config["data_dir"],
+                                 data_options=config["data_options"], seed=config["seed"],
+                                 out=str(run_captioner), resume=True,
+                                 **(config.get("captioner_pretraining") or {}))
 
 
 def _check_resumable(config, given, model_given, family, accepted, out):

@@ -26,6 +26,7 @@ from keras_t2i import _backend  # noqa: F401
 from keras_t2i import data as kt_data
 from keras_t2i.export import export_saved_model
 from keras_t2i.models import registry
+from keras_t2i.pretraining.captioner import CAPTIONER_FILE, load_captioner, pretrain_captioner
 from keras_t2i.pretraining.damsm import pretrain_damsm
 from keras_t2i.progress import Phases, StepProgress
 from keras_t2i.text.damsm import TEXT_ENCODER_FILE, load_encoders
@@ -83,6 +84,38 @@ def obtain_encoders(config: dict, phase=None):
     return load_encoders(run_damsm)
 
 
+def needs_captioner_pretraining(config: dict) -> bool:
+    """Whether the run must pretrain its STREAM captioner first (its family uses one, no
+    ``--captioner``, and none pretrained in ``RUN/captioner`` by an earlier start)."""
+    family = registry.get_family(config["model"])
+    return (family.model_class.needs_captioner(**config["model_kwargs"])
+            and not config.get("captioner")
+            and not (Path(config["out"]) / "captioner" / CAPTIONER_FILE).is_file())
+
+
+def obtain_captioner(config: dict, phase=None):
+    """The run's STREAM captioner, or None for a family that uses none: the one given, the one
+    pretrained for this run, or a new one (pretrained into ``RUN/captioner`` first, with the
+    run's text encoder's vocabulary; an interrupted pretraining continues)."""
+    family = registry.get_family(config["model"])
+    if not family.model_class.needs_captioner(**config["model_kwargs"]):
+        return None
+    if config.get("captioner"):
+        return load_captioner(config["captioner"])
+    run_captioner = Path(config["out"]) / "captioner"
+    if needs_captioner_pretraining(config):
+        budget = config.get("captioner_pretraining") or {}
+        (phase or Phases(["pretrain captioner"])).start(
+            f"pretraining the STREAM captioner ({_budget(budget) if budget else 'defaults'}) "
+            f"into {run_captioner} (no --captioner given)")
+        pretrain_captioner(data=config["data"], data_dir=config["data_dir"],
+                           data_options=config["data_options"], seed=config["seed"],
+                           text_encoder=config["text_encoder"] or str(Path(config["out"])
+                                                                      / "damsm"),
+                           out=str(run_captioner), resume=True, **budget)
+    return load_captioner(run_captioner)
+
+
 def _budget(config) -> str:
     if config.get("steps") is not None:
         return f"{int(config['steps']):,} steps"
@@ -95,7 +128,7 @@ def _optimizer(default, learning_rate, beta_1, beta_2):
                                       "beta_1": beta_1, "beta_2": beta_2})
 
 
-def build_gan(config: dict, text_encoder, image_encoder=None):
+def build_gan(config: dict, text_encoder, image_encoder=None, captioner=None):
     """The compiled GAN of a config. With ``precision="mixed_bfloat16"`` its networks compute
     in bfloat16 with float32 weights (the policy is set while they are built, then restored;
     the images and D's logits stay float32, losses are computed in float32). The DAMSM image
@@ -104,6 +137,8 @@ def build_gan(config: dict, text_encoder, image_encoder=None):
     kwargs = dict(config["model_kwargs"])
     if model_class.needs_image_encoder(**kwargs):
         kwargs["image_encoder"] = image_encoder
+    if model_class.needs_captioner(**kwargs):
+        kwargs["captioner"] = captioner
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.get("precision", "float32"))
     try:
@@ -123,7 +158,11 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     text_dir = config["text_encoder"] or run_dir / "damsm"
-    gan = build_gan(config, *load_encoders(text_dir))
+    family = registry.get_family(config["model"])
+    captioner = None
+    if family.model_class.needs_captioner(**config["model_kwargs"]):
+        captioner = load_captioner(config.get("captioner") or run_dir / "captioner")
+    gan = build_gan(config, *load_encoders(text_dir), captioner)
     if restore_newest(gan_checkpoint(gan), run_dir / "checkpoints", set_aside=False) is None:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'} holds no checkpoint yet.")
     return gan
@@ -168,11 +207,13 @@ def train(**options) -> dict:
         (out / CONFIG_FILE).write_text(json.dumps(
             {k: v for k, v in config.items() if k != "resume"}, indent=2, sort_keys=True))
     keras.utils.set_random_seed(config["seed"])
-    phases = Phases((["pretrain"] if needs_pretraining(config) else []) + ["train"]
-                    + (["export"] if config["export_dir"] and chief else []))
+    phases = Phases((["pretrain"] if needs_pretraining(config) else [])
+                    + (["pretrain captioner"] if needs_captioner_pretraining(config) else [])
+                    + ["train"] + (["export"] if config["export_dir"] and chief else []))
     text_encoder, image_encoder = obtain_encoders(config, phases)
+    captioner = obtain_captioner(config, phases)
     with strategy.scope():
-        gan = build_gan(config, text_encoder, image_encoder)
+        gan = build_gan(config, text_encoder, image_encoder, captioner)
     checkpoint = gan_checkpoint(gan)
     # Workers other than the chief write to a scratch directory (tf.distribute convention).
     ckpt_dir = checkpoints if chief else out / f"tmp_worker_{strategy.cluster_resolver.task_id}"

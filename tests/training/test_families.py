@@ -1,5 +1,6 @@
 """Every family other than DF-GAN through the user's routes: ``keras-t2i train --model …``
-with its flags, TensorBoard, resume, export, ``generate`` and ``evaluate``."""
+with its flags, TensorBoard, resume, export, ``generate`` and ``evaluate`` (MirrorGAN with its
+captioner given, and pretrained by the run)."""
 
 import json
 
@@ -13,6 +14,9 @@ from keras_t2i import evaluation as ev
 from keras_t2i.serving import LocalModel
 from keras_t2i.training import load_run
 
+TINY_MIRRORGAN = ["--model", "mirrorgan", "--image-size", "64", "--stages", "2", "--gf-dim", "4",
+                  "--df-dim", "4", "--r-num", "1", "--batch-size", "4", "--max-objects", "1",
+                  "--checkpoint-every", "2", "--sample-every", "2"]
 TINY_DMGAN = ["--model", "dmgan", "--image-size", "64", "--stages", "2", "--gf-dim", "4",
               "--df-dim", "4", "--r-num", "1", "--batch-size", "4", "--max-objects", "1",
               "--checkpoint-every", "2", "--sample-every", "2"]
@@ -53,6 +57,61 @@ def test_dmgan_trains_resumes_exports_generates_and_evaluates(tmp_path, encoder_
     names = {m["name"] for m in report["metrics"]}
     assert {"semantic_attributes_200", "fid_200", "r_precision_200"} <= names
     assert report["step"] == 4
+
+
+@pytest.mark.slow
+def test_mirrorgan_trains_resumes_exports_generates_and_evaluates(tmp_path, encoder_dir,
+                                                                  captioner_dir, monkeypatch,
+                                                                  capsys):
+    monkeypatch.setenv("KERAS_T2I_CACHE", str(tmp_path / "cache"))
+    run, export = tmp_path / "run", tmp_path / "sm"
+    given = ["--text-encoder", str(encoder_dir), "--captioner", str(captioner_dir)]
+    assert cli.main(["train", *TINY_MIRRORGAN, "--steps", "2", *given, "--out", str(run),
+                     "--export-dir", str(export)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "mirrorgan" and config["captioner"] == str(captioner_dir)
+    tags = event_tags(run / "logs")
+    for name in ("d_loss_32", "d_loss_64", "g_adv_32", "g_adv_64", "kl", "stream",
+                 "samples/redescription"):
+        assert any(name in tag for tag in tags), name
+    assert cli.main(["train", *TINY_MIRRORGAN, "--steps", "4", "--resume", *given,
+                     "--out", str(run), "--no-export"]) == 0
+    assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-4")
+    gan = load_run(run)
+    assert gan.g_optimizer.iterations.numpy() == 4 and gan.captioner is not None
+    captions = ["a small red circle in the center"]
+    images = LocalModel(export).generate(captions, [3])
+    assert images.shape == (1, 64, 64, 3) and images.dtype == np.uint8
+    report = ev.evaluate(run=str(run), num_images=200, diversity_captions=3,
+                         diversity_samples=3)
+    assert report["step"] == 4
+    # --captioner is MirrorGAN's; and a missing one is named before any work.
+    assert cli.main(["train", "--captioner", str(captioner_dir), "--text-encoder",
+                     str(encoder_dir), "--out", str(tmp_path / "df")]) == 1
+    assert "uses no captioner" in capsys.readouterr().err
+    assert cli.main(["train", *TINY_MIRRORGAN, "--text-encoder", str(encoder_dir),
+                     "--captioner", str(tmp_path / "none"), "--out", str(tmp_path / "m")]) == 1
+    assert "captioner.keras" in capsys.readouterr().err
+    assert not (tmp_path / "df").exists() and not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_mirrorgan_without_a_captioner_pretrains_one_in_the_run(tmp_path, encoder_dir,
+                                                                monkeypatch):
+    from keras_t2i.models.mirror_gan import mirror_gan_presets
+
+    monkeypatch.setenv("KERAS_T2I_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(mirror_gan_presets.RECIPES["mirrorgan_shapes_64"], "captioner",
+                        {"steps": 2, "batch_size": 4})
+    run = tmp_path / "run"
+    assert cli.main(["train", *TINY_MIRRORGAN, "--steps", "1", "--text-encoder",
+                     str(encoder_dir), "--out", str(run), "--no-export"]) == 0
+    metrics = json.loads((run / "captioner" / "metrics.json").read_text())
+    assert metrics["steps"] == 2 and set(metrics["attribute_accuracy"]) == {
+        "shape", "colour", "size", "position"}
+    gan = load_run(run)
+    text_encoder_words = list(gan.text_encoder.tokenizer.vocabulary)
+    assert list(gan.captioner.tokenizer.vocabulary) == text_encoder_words
 
 
 def test_a_flag_of_another_family_is_named(encoder_dir, tmp_path, capsys):

@@ -257,13 +257,16 @@ def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["dfgan", "dmgan"])
-def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir, model):
+@pytest.mark.parametrize("model", ["dfgan", "dmgan", "mirrorgan"])
+def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir,
+                                                            captioner_dir, model):
     job = Path(__file__).parent.parent / "multi_worker_job.py"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
-    single = subprocess.run([sys.executable, str(job), "--encoder-dir", str(encoder_dir),
-                             "--model", model, "--result", str(tmp_path / "single.npz")],
+    common = ["--encoder-dir", str(encoder_dir), "--captioner-dir", str(captioner_dir),
+              "--model", model]
+    single = subprocess.run([sys.executable, str(job), *common,
+                             "--result", str(tmp_path / "single.npz")],
                             capture_output=True, text=True, env=env, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
 
@@ -273,7 +276,7 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
         worker_env = dict(env, TF_CONFIG=json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}))
         workers.append(subprocess.Popen(
-            [sys.executable, str(job), "--encoder-dir", str(encoder_dir), "--model", model,
+            [sys.executable, str(job), *common,
              "--result", str(tmp_path / f"worker{index}.npz"), "--train-out",
              str(tmp_path / "run")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_env))

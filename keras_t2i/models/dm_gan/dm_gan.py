@@ -5,38 +5,22 @@ refinement, per-stage discriminators with spectral normalisation, the CA and DAM
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
-from keras_t2i import (
-    _backend,  # noqa: F401
-    losses,
-)
-from keras_t2i.models.base import TextToImageGAN, _frozen
-from keras_t2i.models.cascade.cascade_discriminator import StageDiscriminator, stage_sizes
+from keras_t2i import _backend  # noqa: F401
+from keras_t2i.models.cascade.cascade_gan import CascadeGAN
 from keras_t2i.models.dm_gan.dm_gan_generator import DMGANGenerator
 from keras_t2i.models.dm_gan.dm_gan_presets import PRESETS
-from keras_t2i.models.loss_terms import ConditioningKLTerm
-
-
-def default_stages(image_size: int) -> int:
-    """The codes' cascade: a first stage of 64 (the paper's 64 → 128 → 256), or one stage
-    below 64."""
-    image_size = int(image_size)
-    return max(1, image_size.bit_length() - 6) if image_size >= 64 else 1
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")
-class DMGAN(TextToImageGAN):
-    """DM-GAN: CA, the initial stage and memory refinement stages, one discriminator per stage.
+class DMGAN(CascadeGAN):
+    """DM-GAN: CA, the initial stage and memory refinement stages, one discriminator per stage
+    with spectral normalisation.
 
-    Per batch (``code/trainer.py``): encode the captions with the frozen text encoder; draw z
-    and CA's ε; generate every stage; one step of all the stage discriminators on
-    Σ_k [(BCE(D_k^u(x_k), 1) + BCE(D_k^c(x_k, s), 1)) / 2 + (BCE(D_k^u(x̂_k), 0) +
-    BCE(D_k^c(x̂_k, s), 0) + BCE(D_k^c(x_k, s_next), 0)) / 3] (x_k the real image resized to
-    stage k, s the raw sentence vector, s_next the next caption of the batch); then a G step on
-    Σ_k [BCE(D_k^u(x̂_k), 1) + BCE(D_k^c(x̂_k, s), 1)] + λ_KL·KL(CA) + λ·L_DAMSM (last stage, with
-    ``damsm_weight``; 5 on CUB, 50 on COCO) with the updated discriminators, and the EMA of G's
-    parameters (0.999), which generates.
+    The step is the cascade's (``CascadeGAN``, as ``code/trainer.py``): the stage
+    discriminators' BCE with mismatched pairs, then G on Σ_k [BCE(D_k^u(x̂_k), 1) +
+    BCE(D_k^c(x̂_k, s), 1)] + λ_KL·KL(CA) + λ·L_DAMSM (last stage, with ``damsm_weight``; 5 on
+    CUB, 50 on COCO), and the EMA of G's parameters (0.999), which generates.
 
     Args:
         text_encoder: DAMSMTextEncoder, pretrained (``keras-t2i pretrain damsm``).
@@ -67,112 +51,24 @@ class DMGAN(TextToImageGAN):
     """
 
     PRESETS = PRESETS
+    DISCRIMINATOR_NORMALIZATION = "spectral"
 
     def __init__(self, text_encoder, image_size=256, stages=None, gf_dim=64, df_dim=32,
                  r_num=2, noise_dim=100, condition_dim=100, memory=True, write_gate=True,
                  response_gate=True, kl_weight=1.0, ema_decay=0.999, **kwargs):
-        text_encoder = _frozen(text_encoder)
-        cond_dim = text_encoder.feature_dim
-        self.image_size = int(image_size)
-        self.stages = default_stages(self.image_size) if stages is None else int(stages)
-        DMGAN.check_options(image_size=self.image_size, stages=self.stages, gf_dim=gf_dim,
-                            df_dim=df_dim, r_num=r_num, condition_dim=condition_dim,
-                            kl_weight=kl_weight)
-        self.sizes = stage_sizes(self.image_size, self.stages)
-        self.gf_dim, self.df_dim, self.r_num = int(gf_dim), int(df_dim), int(r_num)
-        self.condition_dim = int(condition_dim)
         self.memory = bool(memory)
         self.write_gate, self.response_gate = bool(write_gate), bool(response_gate)
-        self.kl_weight = float(kl_weight)
-        generator = DMGANGenerator(self.image_size, self.stages, self.gf_dim, self.r_num,
-                                   noise_dim, self.condition_dim, cond_dim, memory=self.memory,
-                                   write_gate=self.write_gate,
-                                   response_gate=self.response_gate, name="generator")
-        discriminators = [StageDiscriminator(size, self.df_dim, cond_dim, "spectral",
-                                             name=f"discriminator_{size}")
-                          for size in self.sizes]
-        super().__init__(text_encoder, generator, discriminators, noise_dim=noise_dim,
+        super().__init__(text_encoder, image_size=image_size, stages=stages, gf_dim=gf_dim,
+                         df_dim=df_dim, r_num=r_num, noise_dim=noise_dim,
+                         condition_dim=condition_dim, kl_weight=kl_weight,
                          ema_decay=ema_decay, **kwargs)
 
-    @classmethod
-    def check_options(cls, **options):
-        super().check_options(**options)
-        image_size = int(options.get("image_size", 256))
-        stages = options.get("stages")
-        stage_sizes(image_size, default_stages(image_size) if stages is None else int(stages))
-        for name in ("gf_dim", "df_dim", "r_num", "condition_dim"):
-            if name in options and int(options[name]) < 1:
-                raise ValueError(f"{name} must be >= 1, got {options[name]}")
-        if float(options.get("kl_weight", 0.0)) < 0:
-            raise ValueError(f"kl_weight must be >= 0, got {options['kl_weight']}")
-
-    @classmethod
-    def default_optimizers(cls):
-        # The code: Adam lr 2e-4, betas (0.5, 0.999) for G and for each D (one Adam over all
-        # the discriminators is the same update: Adam's state is per parameter).
-        return (keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8),
-                keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8))
-
-    def latent_dims(self):
-        # ε of Conditioning Augmentation is a latent, so a seed fixes the image.
-        return {"noise": self.noise_dim, "condition": self.condition_dim}
-
-    def build_loss_terms(self):
-        terms = super().build_loss_terms()
-        if self.kl_weight:
-            terms.append(ConditioningKLTerm(self.kl_weight))
-        return terms
-
-    def tracked_losses(self):
-        return ("d_loss", "g_loss", *(f"d_loss_{s}" for s in self.sizes),
-                *(f"g_adv_{s}" for s in self.sizes))
-
-    def generate_images(self, latents, text, training=None, generator=None):
-        generator = self.generator if generator is None else generator
-        return generator(latents["noise"], latents["condition"], text["sentence"],
-                         text["words"], text["word_mask"], training=training)
-
-    def stage_real_images(self, images):
-        """The real batch at every stage's size, lowest first (bilinear with antialiasing, as
-        the code's PIL resize of the 256 crop)."""
-        return [images if size == self.image_size else
-                tf.image.resize(images, (size, size), method="bilinear", antialias=True)
-                for size in self.sizes]
-
-    def discriminator_losses(self, batch, text, generated, fake_text, training=True):
-        sentence, values, total = text["sentence"], {}, 0.0
-        for size, discriminator, real, fake in zip(self.sizes, self.discriminators,
-                                                   self.stage_real_images(batch["image"]),
-                                                   generated["images"]):
-            features = discriminator.features(real, training=training)
-            real_uncond = discriminator.unconditional_logits(features)
-            real_cond = discriminator.conditional_logits(features, sentence, training=training)
-            # Real image i with the sentence of image i + 1 (real[:N−1], sentences[1:N]).
-            wrong_cond = discriminator.conditional_logits(features[:-1], sentence[1:],
-                                                          training=training)
-            fake_uncond, fake_cond = discriminator(fake, fake_text["sentence"],
-                                                   training=training)
-            loss = losses.cascade_discriminator_loss(real_uncond, real_cond, fake_uncond,
-                                                     fake_cond, wrong_cond)
-            values[f"d_loss_{size}"] = loss
-            total = total + loss
-        values["d_loss"] = total
-        return values
-
-    def generator_losses(self, batch, text, generated, fake_text, latents, training=True):
-        values, total = {}, 0.0
-        for size, discriminator, fake in zip(self.sizes, self.discriminators,
-                                             generated["images"]):
-            loss = losses.cascade_generator_loss(
-                *discriminator(fake, fake_text["sentence"], training=training))
-            values[f"g_adv_{size}"] = loss
-            total = total + loss
-        values["g_loss"] = total
-        return values
+    def make_generator(self, noise_dim):
+        return DMGANGenerator(self.image_size, self.stages, self.gf_dim, self.r_num, noise_dim,
+                              self.condition_dim, self.cond_dim, memory=self.memory,
+                              write_gate=self.write_gate, response_gate=self.response_gate,
+                              name="generator")
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "stages": self.stages,
-                "gf_dim": self.gf_dim, "df_dim": self.df_dim, "r_num": self.r_num,
-                "condition_dim": self.condition_dim, "memory": self.memory,
-                "write_gate": self.write_gate, "response_gate": self.response_gate,
-                "kl_weight": self.kl_weight}
+        return {**super().get_config(), "memory": self.memory, "write_gate": self.write_gate,
+                "response_gate": self.response_gate}

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_t2i import _backend  # noqa: F401
+from keras_t2i.layers.attention import masked_word_softmax
 from keras_t2i.layers.glu_blocks import (
     GLUResBlock,
     GLUUpBlock,
@@ -14,11 +15,6 @@ from keras_t2i.layers.glu_blocks import (
     glu,
     orthogonal,
 )
-
-# What a masked (padded) word scores before the softmax over words: exp() of it is 0, and a
-# caption of padding alone (which the tokenizer never gives) reads its words uniformly
-# instead of dividing by zero.
-MASKED_SCORE = -1e9
 
 
 def _dense(units, name, use_bias=True):
@@ -105,9 +101,8 @@ class DynamicMemory(keras.layers.Layer):
         keys = ops.relu(self.key(memory))                                  # (B, T, gf)
         values = ops.relu(self.value(memory))
         pixels = ops.reshape(features, (shape[0], -1, self.gf_dim))        # (B, N, gf)
-        scores = ops.cast(ops.matmul(pixels, ops.transpose(keys, (0, 2, 1))), "float32")
-        scores = ops.where(ops.cast(word_mask, "bool")[:, None, :], scores, MASKED_SCORE)
-        attention = ops.softmax(scores, axis=-1)                           # (B, N, T)
+        attention = masked_word_softmax(
+            ops.matmul(pixels, ops.transpose(keys, (0, 2, 1))), word_mask)  # (B, N, T)
         read = ops.matmul(ops.cast(attention, values.dtype), values)       # (B, N, gf)
         read = ops.reshape(read, shape)
         if self.response_gate:
