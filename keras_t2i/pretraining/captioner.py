@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
-import time
 from pathlib import Path
 
 import keras
@@ -29,7 +27,7 @@ from keras_t2i import data as kt_data
 from keras_t2i.metrics.bleu import corpus_bleu
 from keras_t2i.models.mirror_gan.stream_captioner import BACKBONES, STREAMCaptioner
 from keras_t2i.pretraining.damsm import machine_description
-from keras_t2i.progress import StepProgress
+from keras_t2i.pretraining.fitting import fit_with_budget, recalibrate
 from keras_t2i.text.damsm import load_encoders
 from keras_t2i.text.tokenizer import RESERVED_TOKENS
 from keras_t2i.version import __version__
@@ -159,33 +157,14 @@ def pretrain_captioner(**overrides) -> dict:
                                 backbone_weights=config["backbone_weights"], name="captioner")
     captioner.compile(keras.optimizers.Adam(config["learning_rate"]))
 
-    every = int(config["checkpoint_every"])
-    if config["steps"] is not None:
-        total = int(config["steps"])
-        # The budget in chunks of `every` steps, so the backup after each chunk is where a
-        # resumed run continues (BackupAndRestore resumes at epoch boundaries).
-        fit_args = dict(x=train.repeat(), epochs=math.ceil(total / every),
-                        steps_per_epoch=min(every, total))
-        update_freq = max(1, math.ceil(total / 100))
-    else:
-        per_epoch = int(train.cardinality())
-        total = int(config["epochs"]) * per_epoch if per_epoch > 0 else None
-        fit_args = dict(x=train, epochs=int(config["epochs"]))
-        update_freq = "epoch"
-    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup")),
-                 keras.callbacks.TensorBoard(str(out / "logs"), update_freq=update_freq)]
-    if total:
-        callbacks.append(StepProgress(total, show=("loss", "word_accuracy")))
-    start = time.time()
-    history = captioner.fit(**fit_args, callbacks=callbacks, verbose=0 if total else 1,
-                            shuffle=False)
-    train_seconds = time.time() - start
+    # The step budget in chunks of checkpoint_every steps, each followed by a backup.
+    history, train_seconds = fit_with_budget(
+        captioner, train, out, steps=config["steps"], epochs=config["epochs"],
+        show=("loss", "word_accuracy"), backup_every=int(config["checkpoint_every"]))
     calibration_images = 0
-    if config["backbone"] == "cnn" and config["bn_calibration_batches"] > 0:
-        print(f"  recomputing the captioner's BatchNorm statistics on "
-              f"{config['bn_calibration_batches']} training batches", flush=True)
-        calibration_images = captioner.calibrate_batch_norm(
-            batch["image"] for batch in train.repeat().take(config["bn_calibration_batches"]))
+    if config["backbone"] == "cnn":
+        calibration_images = recalibrate(captioner, train, config["bn_calibration_batches"],
+                                         "the captioner")
     captioner.save(out / CAPTIONER_FILE)
 
     print("  measuring the captioner on the test split", flush=True)

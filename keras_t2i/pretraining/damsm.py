@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import platform
-import time
 from pathlib import Path
 
 import keras
@@ -22,7 +20,7 @@ import tensorflow as tf
 from keras_t2i import _backend  # noqa: F401  (TensorFlow backend before keras)
 from keras_t2i import data as kt_data
 from keras_t2i.metrics.r_precision import r_precision
-from keras_t2i.progress import StepProgress
+from keras_t2i.pretraining.fitting import fit_with_budget, recalibrate
 from keras_t2i.text.damsm import (
     BACKBONES,
     DAMSM,
@@ -168,28 +166,12 @@ def pretrain_damsm(**overrides) -> dict:
     damsm.compile(optimizer=keras.optimizers.Adam(
         config["learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]))
 
-    if config["steps"] is not None:
-        fit_args = dict(x=train.repeat(), epochs=1, steps_per_epoch=int(config["steps"]))
-        update_freq = max(1, math.ceil(int(config["steps"]) / 100))
-        total = int(config["steps"])
-    else:
-        fit_args = dict(x=train, epochs=int(config["epochs"]))
-        update_freq = "epoch"
-        per_epoch = int(train.cardinality())
-        total = int(config["epochs"]) * per_epoch if per_epoch > 0 else None
-    callbacks = [keras.callbacks.TensorBoard(str(out / "logs"), update_freq=update_freq)]
-    if total:  # one line over the whole budget; fit's own bars when its length is unknown
-        callbacks.append(StepProgress(total, show=("loss",)))
-    start = time.time()
-    history = damsm.fit(**fit_args, callbacks=callbacks, verbose=0 if total else 1,
-                        shuffle=False)
-    train_seconds = time.time() - start
+    history, train_seconds = fit_with_budget(damsm, train, out, steps=config["steps"],
+                                             epochs=config["epochs"])
     calibration_images = 0
-    if config["backbone"] == "cnn" and config["bn_calibration_batches"] > 0:
-        print(f"  recomputing the image encoder's BatchNorm statistics on "
-              f"{config['bn_calibration_batches']} training batches", flush=True)
-        calibration_images = image_encoder.calibrate_batch_norm(
-            batch["image"] for batch in train.repeat().take(config["bn_calibration_batches"]))
+    if config["backbone"] == "cnn":
+        calibration_images = recalibrate(image_encoder, train,
+                                         config["bn_calibration_batches"], "the image encoder")
 
     text_encoder.save(out / TEXT_ENCODER_FILE)
     image_encoder.save(out / IMAGE_ENCODER_FILE)
