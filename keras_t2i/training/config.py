@@ -210,6 +210,13 @@ def _check_captioner(config, family) -> None:
             raise FileNotFoundError(f"--captioner {given} holds no {CAPTIONER_FILE}: give the "
                                     "--out of a `keras-t2i pretrain captioner` run.")
         return
+    if config["data"] != "shapes":
+        raise ValueError(
+            f"--model {family.name} on {config['data']} needs --captioner DIR: pretrain STREAM "
+            "once with `keras-t2i pretrain captioner --data "
+            f"{config['data']} --text-encoder DIR --backbone resnet152 --backbone-weights "
+            "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5` (the official encoder; "
+            "this package never downloads its weights). Only Shapes runs pretrain their own.")
     run_captioner = Path(config["out"]) / "captioner"
     if not (run_captioner / CAPTIONER_FILE).is_file():
         resolve_captioner_config(data=config["data"], data_dir=config["data_dir"],

@@ -122,3 +122,16 @@ def test_a_flag_of_another_family_is_named(encoder_dir, tmp_path, capsys):
                          str(tmp_path / "run")]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_mirrorgan_on_cub_or_coco_asks_for_a_pretrained_captioner(tmp_path):
+    from keras_t2i.models import registry
+    from keras_t2i.training.config import _check_captioner
+
+    config = {"model_kwargs": {"stream_weight": 10.0}, "captioner": None, "data": "cub",
+              "data_dir": str(tmp_path), "data_options": {}, "seed": 0,
+              "out": str(tmp_path / "run"), "captioner_pretraining": {}}
+    with pytest.raises(ValueError, match="needs --captioner DIR.*resnet152"):
+        _check_captioner(config, registry.get_family("mirrorgan"))
+    _check_captioner({**config, "model_kwargs": {"stream_weight": 0.0}},
+                     registry.get_family("mirrorgan"))  # the ablation needs none

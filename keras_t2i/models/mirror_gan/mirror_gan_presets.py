@@ -55,8 +55,10 @@ RECIPES = {
         "train": {**_PAPER_TRAIN, "batch_size": 12, "epochs": 650, "checkpoint_every": 2000,
                   "sample_every": 1000},
         "damsm": {"epochs": 200, "max_words": 18},
-        # yunjey's tutorial, which the README points to: 5 epochs, batch 128, Adam 1e-3.
-        "captioner": {"epochs": 5, "batch_size": 128},
+        # yunjey's tutorial, which the README points to: 5 epochs, batch 128, Adam 1e-3; what
+        # `pretrain captioner` is told (runs on CUB/COCO take --captioner, see the README).
+        "captioner": {"epochs": 5, "batch_size": 128, "image_size": 256,
+                      "backbone": "resnet152"},
     },
     "mirrorgan_coco_256": {
         "description": "MirrorGAN on COCO-2014 at 256×256 (the package's choice: batch 14 and "
@@ -66,6 +68,7 @@ RECIPES = {
         "train": {**_PAPER_TRAIN, "batch_size": 14, "epochs": 120, "checkpoint_every": 5000,
                   "sample_every": 2000},
         "damsm": {"epochs": 100, "max_words": 12},
-        "captioner": {"epochs": 5, "batch_size": 128},
+        "captioner": {"epochs": 5, "batch_size": 128, "image_size": 256,
+                      "backbone": "resnet152"},
     },
 }
