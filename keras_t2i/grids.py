@@ -115,8 +115,10 @@ def labelled_grid(stages, captions, seeds, min_tile: int = MIN_TILE, title: str 
         top = header + k * block
         if block_title:
             size = stage.shape[1]
-            draw.text((left, top), f"stage {k + 1} of {len(stages)}: {size}×{size}"
-                      + (f" (shown ×{factor})" if factor > 1 else ""), font=small, fill=MUTED)
+            # ASCII only: Pillow's default font has no glyph for "×".
+            draw.text((left, top), f"stage {k + 1} of {len(stages)}: {size}x{size} px"
+                      + (f" (shown {factor}x larger)" if factor > 1 else ""), font=small,
+                      fill=MUTED)
         for r in range(rows):
             y = top + block_title + r * (tile + GAP)
             draw.text((MARGIN, y + tile // 2 - FONT_SIZE // 2), seed_labels[r], font=font,
