@@ -13,7 +13,8 @@ from keras_t2i import cli
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Flags every command has, described once in the README rather than in each synopsis.
 COMMON = {"-h", "--help", "--verbose"}
-COMMANDS = ("pretrain damsm", "pretrain captioner", "train", "generate", "export", "serve", "evaluate")
+COMMANDS = ("pretrain damsm", "pretrain captioner", "train", "generate", "export", "serve",
+            "evaluate")
 
 
 def synopses() -> dict:
