@@ -62,8 +62,10 @@ class MirrorGAN(CascadeGAN):
         MirrorGAN.check_options(stream_weight=stream_weight)
         self.stream_weight = float(stream_weight)
         self.captioner = _frozen(captioner)
+        # Deserialised once (a config dict read twice breaks Keras' Bidirectional).
+        text_encoder = _frozen(text_encoder)
         if self.captioner is not None:
-            words = _frozen(text_encoder).tokenizer.vocabulary
+            words = text_encoder.tokenizer.vocabulary
             if list(self.captioner.tokenizer.vocabulary) != list(words):
                 raise ValueError(
                     "The captioner's vocabulary is not the text encoder's: STREAM must be "
