@@ -56,14 +56,19 @@ def _add_data_flags(parser):
                              "grammar's longest caption for Shapes)")
 
 
+def _pretrain_data_options(args) -> dict:
+    """The dataset options of a ``pretrain`` command's data flags."""
+    if args.max_objects is None:
+        return {}
+    if args.data != "shapes":
+        raise ValueError("--max-objects applies to --data shapes only.")
+    return {"max_objects": args.max_objects}
+
+
 def _run_pretrain_damsm(args):
     from keras_t2i.pretraining.damsm import pretrain_damsm, resolve_damsm_config
 
-    data_options = {}
-    if args.max_objects is not None:
-        if args.data != "shapes":
-            raise ValueError("--max-objects applies to --data shapes only.")
-        data_options["max_objects"] = args.max_objects
+    data_options = _pretrain_data_options(args)
     config = resolve_damsm_config(
         data=args.data, data_dir=args.data_dir, data_options=data_options,
         image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
@@ -82,11 +87,7 @@ def _run_pretrain_damsm(args):
 def _run_pretrain_captioner(args):
     from keras_t2i.pretraining.captioner import pretrain_captioner, resolve_captioner_config
 
-    data_options = {}
-    if args.max_objects is not None:
-        if args.data != "shapes":
-            raise ValueError("--max-objects applies to --data shapes only.")
-        data_options["max_objects"] = args.max_objects
+    data_options = _pretrain_data_options(args)
     config = resolve_captioner_config(
         data=args.data, data_dir=args.data_dir, data_options=data_options,
         image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
