@@ -63,11 +63,9 @@ def test_a_killed_pretraining_resumes_from_its_backup(tmp_path, encoder_dir):
     # Without --resume the interrupted run is refused; with it, it continues to the budget.
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 1 and "--resume" in again.stderr
-    budget = argv[argv.index("--steps") + 1]
     argv[argv.index("--steps") + 1] = str(done + 20)
     resumed = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert budget == "3000"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == done + 20  # the optimizer's count continued from the backup
