@@ -190,6 +190,7 @@ def test_spectral_conv_divides_by_the_largest_singular_value():
 
 
 # -- the networks ----------------------------------------------------------------------------
+@pytest.mark.slow  # builds the full-size 256×256 networks
 def test_parameter_counts_equal_the_official_code():
     """``code/model.py`` with ``cfg/bird_DMGAN.yml`` / ``coco_DMGAN.yml`` (seeds.md §3.5)."""
     g = DMGANGenerator(256, stages=3, gf_dim=64, r_num=2)

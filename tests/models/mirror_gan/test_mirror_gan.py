@@ -182,6 +182,7 @@ def test_a_short_fit_teaches_the_captioner_its_captions(text_encoder):
 
 
 # -- the model -------------------------------------------------------------------------------
+@pytest.mark.slow  # builds the full-size 256×256 networks
 def test_parameter_counts_equal_the_official_code():
     """``model.py`` with ``cfg/train_bird.yml`` (seeds.md §4.1)."""
     g = MirrorGANGenerator(256, stages=3, gf_dim=32, r_num=2)
