@@ -49,6 +49,11 @@ def _add_data_flags(parser):
     parser.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
     parser.add_argument("--image-size", type=_positive_int, help="image side (default 64)")
     parser.add_argument("--batch-size", type=_positive_int, help="batch size (default 32)")
+    parser.add_argument("--min-objects", type=_positive_int,
+                        help="Shapes: at least this many objects per scene (default 1)")
+    parser.add_argument("--holdout", nargs="+", metavar="PAIR",
+                        help="Shapes: colour–shape pairs left out of training, e.g. 'red "
+                             "circle' 'blue star' (default none)")
     parser.add_argument("--max-objects", type=_positive_int,
                         help="Shapes: at most this many objects per scene (default 2)")
     parser.add_argument("--max-words", type=_positive_int,
@@ -58,11 +63,18 @@ def _add_data_flags(parser):
 
 def _pretrain_data_options(args) -> dict:
     """The dataset options of a ``pretrain`` command's data flags."""
-    if args.max_objects is None:
-        return {}
-    if args.data != "shapes":
-        raise ValueError("--max-objects applies to --data shapes only.")
-    return {"max_objects": args.max_objects}
+    return _shapes_object_options(args)
+
+
+def _shapes_object_options(args) -> dict:
+    """``min_objects``, ``max_objects`` and ``holdout`` of the flags that were given (Shapes
+    only)."""
+    options = {name: getattr(args, name) for name in ("min_objects", "max_objects", "holdout")
+               if getattr(args, name, None) is not None}
+    if options and getattr(args, "data", None) not in (None, "shapes"):
+        flags = " and ".join("--" + name.replace("_", "-") for name in options)
+        raise ValueError(f"{flags} apply to --data shapes only.")
+    return options
 
 
 def _run_pretrain_damsm(args):
@@ -123,9 +135,7 @@ def _run_train(args):
     from keras_t2i.models import registry
     from keras_t2i.training.run import train
 
-    data_options = {}
-    if args.max_objects is not None:
-        data_options["max_objects"] = args.max_objects
+    data_options = _shapes_object_options(args)
     model_options = {name: getattr(args, name) for name in _model_option_flags()}
     family = registry.get_family(args.model or "dfgan")
     offered = set(family.all_options)
@@ -209,6 +219,14 @@ def _add_train_parser(commands):
     train.add_argument("--data", choices=("shapes", "cub", "coco"),
                        help="dataset (default: the recipe's)")
     train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
+    train.add_argument("--holdout", nargs="+", metavar="PAIR",
+                       help="Shapes: colour–shape pairs left out of training, e.g. 'red "
+                            "circle' (evaluate then scores them: the held-out-pair probe)")
+    train.add_argument("--min-objects", type=_positive_int,
+                       help="Shapes: the fewest objects per scene (" + _recipe_default(
+                           lambda recipe, preset, family: recipe["data"]["options"].get(
+                               "min_objects", 1) if recipe["data"]["name"] == "shapes"
+                           else None) + ")")
     train.add_argument("--max-objects", type=_positive_int,
                        help="Shapes: objects per scene (" + _recipe_default(
                            lambda recipe, preset, family: recipe["data"]["options"].get(
@@ -363,7 +381,8 @@ def _run_evaluate(args):
         raise ValueError("--version selects a SavedModel version; it needs --model.")
     report = evaluate(model=REAL_MODEL if args.real else args.model, run=args.run,
                       data=args.data, out=args.out, log_dir=args.log_dir, damsm_dir=args.damsm,
-                      max_objects=args.max_objects, version=args.version,
+                      max_objects=args.max_objects, min_objects=args.min_objects,
+                      num_parts=args.num_parts, version=args.version,
                       data_dir=args.data_dir, inception_weights=args.inception_weights,
                       num_images=args.num_images, seed=args.seed,
                       diversity_captions=args.diversity_captions,
@@ -516,6 +535,12 @@ def _add_evaluate_parser(commands):
     ev.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
     ev.add_argument("--max-objects", type=_positive_int,
                     help="objects per Shapes test scene (default: the run's or preset's data)")
+    ev.add_argument("--num-parts", type=_positive_int,
+                    help="MemoryGAN runs: draw this many parts (e.g. more objects than "
+                         "trained, with --min-objects/--max-objects)")
+    ev.add_argument("--min-objects", type=_positive_int,
+                    help="the fewest objects per Shapes test scene (default: the run's or "
+                         "preset's data)")
     ev.add_argument("--damsm", metavar="DIR",
                     help="DAMSM encoders for R-precision (default: the run's; a SavedModel "
                          "needs this flag, or R-precision is left out)")

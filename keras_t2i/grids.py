@@ -66,7 +66,7 @@ def _wrap(text: str, font, width: int, draw) -> list[str]:
 
 
 def labelled_grid(stages, captions, seeds, min_tile: int = MIN_TILE, title: str | None = None,
-                  return_layout: bool = False):
+                  return_layout: bool = False, block_titles=None):
     """The labelled picture of generated samples.
 
     Args:
@@ -78,6 +78,8 @@ def labelled_grid(stages, captions, seeds, min_tile: int = MIN_TILE, title: str 
         min_tile: int. Tiles are upscaled by an integer factor to at least this many pixels.
         title: str. A line above the captions (e.g. the model and its step). Defaults to none.
         return_layout: bool. Also return the :class:`GridLayout`.
+        block_titles: list of str, one per block, in place of "stage k of n" (e.g. images
+            and part masks). Defaults to None.
 
     Returns:
         uint8 (H, W, 3), and the layout when asked.
@@ -116,7 +118,9 @@ def labelled_grid(stages, captions, seeds, min_tile: int = MIN_TILE, title: str 
         if block_title:
             size = stage.shape[1]
             # ASCII only: Pillow's default font has no glyph for "×".
-            draw.text((left, top), f"stage {k + 1} of {len(stages)}: {size}x{size} px"
+            name = (f"stage {k + 1} of {len(stages)}" if block_titles is None
+                    else block_titles[k])
+            draw.text((left, top), f"{name}: {size}x{size} px"
                       + (f" (shown {factor}x larger)" if factor > 1 else ""), font=small,
                       fill=MUTED)
         for r in range(rows):
@@ -133,3 +137,18 @@ def labelled_grid(stages, captions, seeds, min_tile: int = MIN_TILE, title: str 
     if return_layout:
         return picture, GridLayout(width, height, tiles, scale)
     return picture
+
+
+# Part colours of ``colorize_masks``: the background first (dark), then one per part.
+MASK_PALETTE = np.array([(40, 40, 46), (230, 25, 75), (60, 180, 75), (255, 225, 25),
+                         (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+                         (240, 50, 230), (210, 245, 60)], np.float32)
+
+
+def colorize_masks(masks) -> np.ndarray:
+    """Soft part masks float (N, h, w, M) (background first, summing to 1) → uint8 (N, h, w, 3):
+    each pixel the mask-weighted mix of the parts' colours (``MASK_PALETTE``, cycled beyond
+    its length)."""
+    masks = np.asarray(masks, np.float32)
+    palette = MASK_PALETTE[np.arange(masks.shape[-1]) % len(MASK_PALETTE)]
+    return np.clip(np.round(masks @ palette), 0, 255).astype(np.uint8)

@@ -293,3 +293,15 @@ def word_accuracy(tokens, logits):
     hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tokens),
                    tf.float32)
     return tf.reduce_sum(hits * real) / tf.maximum(tf.reduce_sum(real), 1.0)
+
+
+def mask_entropy(masks, eps=1e-8):
+    """Mean per-pixel entropy of soft part masks, divided by log(number of masks), in [0, 1]:
+    0 when every pixel belongs to one part, 1 when it is shared evenly.
+
+    Args:
+        masks: float (B, h, w, M), summing to 1 over the last axis.
+    """
+    masks = tf.cast(masks, tf.float32)
+    entropy = -tf.reduce_sum(masks * tf.math.log(masks + eps), axis=-1)
+    return tf.reduce_mean(entropy) / tf.math.log(tf.cast(tf.shape(masks)[-1], tf.float32))

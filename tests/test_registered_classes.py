@@ -14,7 +14,7 @@ from harness import run_call_checks
 
 import keras_t2i
 import keras_t2i as kt
-from keras_t2i.models import cascade, dm_gan, mirror_gan
+from keras_t2i.models import cascade, dm_gan, memory_gan, mirror_gan
 
 
 def _registered() -> set[str]:
@@ -163,6 +163,51 @@ def _cases():
                                   (_normal(2, 3), [_normal(2, 4), _normal(2, 4)]),
                                   (((2, 4), "float32"), [((2, 4), "float32"),
                                                          ((2, 4), "float32")])),
+        "PartQueryRNN": lambda: (
+            memory_gan.PartQueryRNN(units=6, query_dim=5, part_dim=3, noise_dim=4, word_dim=6,
+                                    feature_channels=2, feedback_dim=3),
+            (_normal(2, 6), _normal(2, 3), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2), _normal(2, 3)),
+            (((2, 5), "float32"), ((2, 6), "float32"), ((2, 4), "float32"))),
+        "SharedPartGenerator": lambda: (
+            memory_gan.SharedPartGenerator(part_size=8, nf=2, query_dim=5, feature_channels=3),
+            (_normal(2, 5),), (((2, 8, 8, 3), "float32"), ((2, 8, 8, 1), "float32"))),
+        "PartRenderer": lambda: (memory_gan.PartRenderer(16, 8, nf=2, feature_channels=3),
+                                 (_normal(2, 8, 8, 3),), ((2, 16, 16, 3), "float32")),
+        "StaticPartQuery": lambda: (
+            memory_gan.StaticPartQuery(units=6, query_dim=5, part_dim=3, word_dim=6),
+            (_normal(2, 3), _normal(2, 6), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2)),
+            (((2, 5), "float32"), ((2, 4), "float32"))),
+        "MemoryGANGenerator": lambda: (
+            memory_gan.MemoryGANGenerator(16, nf=2, noise_dim=4, part_dim=3, cond_dim=6,
+                                          query_dim=5, feature_channels=3, rnn_units=6,
+                                          feedback_dim=3),
+            (_normal(2, 4), _normal(2, 3, 3), _normal(2, 6), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2)),
+            {"images": [((2, 16, 16, 3), "float32")], "masks": ((2, 8, 8, 4), "float32"),
+             "attention": ((2, 3, 4), "float32")}),
+        "MultiPartGenerator": lambda: (
+            memory_gan.MultiPartGenerator(16, nf=2, noise_dim=4, part_dim=3, cond_dim=6,
+                                          query_dim=5, feature_channels=3, num_parts=3,
+                                          query_units=6),
+            (_normal(2, 4), _normal(2, 3, 3), _normal(2, 6), _normal(2, 4, 6),
+             tf.constant([[True, True, True, False]] * 2)),
+            {"images": [((2, 16, 16, 3), "float32")], "masks": ((2, 8, 8, 4), "float32"),
+             "attention": ((2, 3, 4), "float32")}),
+        "MemoryGAN": lambda: (kt.models.MemoryGAN(_text_encoder(), image_size=16, nf=2,
+                                                  num_parts=2, part_dim=3),
+                              ({"tokens": _tokens(),
+                                "latents": {"noise": _normal(2, 100), "part_0": _normal(2, 3),
+                                            "part_1": _normal(2, 3)}},),
+                              ((2, 16, 16, 3), "float32")),
+        "MultiPartGAN": lambda: (kt.models.MultiPartGAN(_text_encoder(), image_size=16, nf=2,
+                                                        num_parts=2, part_dim=3),
+                                 ({"tokens": _tokens(),
+                                   "latents": {"noise": _normal(2, 100),
+                                               "part_0": _normal(2, 3),
+                                               "part_1": _normal(2, 3)}},),
+                                 ((2, 16, 16, 3), "float32")),
         "ProjectedDiscriminator": lambda: (
             kt.models.ProjectedDiscriminator([(8, 8, 3), (4, 4, 5)], cond_dim=6, width=4),
             ([_normal(2, 8, 8, 3), _normal(2, 4, 4, 5)], _normal(2, 6)), ((2, 2), "float32")),

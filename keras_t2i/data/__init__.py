@@ -29,6 +29,7 @@ DEFAULT_MAX_WORDS = 18
 
 SHAPES_DEFAULTS = {
     "num_scenes": None,  # None: 10,000 train scenes, 1,000 test scenes
+    "min_objects": 1,
     "max_objects": 2,
     "num_captions": 5,
     "seed": 0,
@@ -89,7 +90,7 @@ def check(name: str, *, data_dir=None, image_size: int = 64, batch_size: int = 3
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if name == "shapes":
-        _shapes_generator(options)  # checks max_objects, num_captions, holdout
+        _shapes_generator(options)  # checks min/max_objects, num_captions, holdout
         return
     from keras_t2i.data import coco, cub
 
@@ -123,14 +124,15 @@ def _vocabulary(name, data_dir, frozen_options):
 
 
 def _shapes_generator(options):
-    return ShapesGenerator(max_objects=options["max_objects"],
+    return ShapesGenerator(min_objects=options["min_objects"],
+                           max_objects=options["max_objects"],
                            num_captions=options["num_captions"], seed=options["seed"],
                            holdout=options["holdout"])
 
 
 def _freeze(options):
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()
-                        if k in ("max_objects", "num_captions", "seed", "holdout")))
+                        if k in ("min_objects", "max_objects", "num_captions", "seed", "holdout")))
 
 
 def caption_tokenizer(name: str, *, data_dir=None, max_words: int | None = None,
@@ -194,8 +196,9 @@ def load(
             epoch still draws anew). Defaults to None: from the global seed if one is set
             (``keras.utils.set_random_seed``), else random.
         drop_remainder: bool. Drop the last partial batch. Defaults to True for ``"train"``.
-        **options: Shapes: ``num_scenes`` (10,000 train / 1,000 test), ``max_objects`` (2),
-            ``num_captions`` (5), ``seed`` (0), ``holdout`` (e.g. ``["red circle"]``).
+        **options: Shapes: ``num_scenes`` (10,000 train / 1,000 test), ``min_objects`` (1),
+            ``max_objects`` (2), ``num_captions`` (5), ``seed`` (0), ``holdout`` (e.g.
+            ``["red circle"]``).
             CUB/COCO: ``prepared_dir`` (where the TFRecords are written; defaults to
             ``<data_dir>/tfds``), ``skip_corrupt`` (skip and count undecodable images instead
             of failing), ``rebuild`` (re-read the folder).

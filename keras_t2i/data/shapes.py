@@ -136,11 +136,14 @@ class ShapesGenerator:
     """Deterministic scenes, captions and renderings.
 
     Args:
-        max_objects: int. Scenes hold 1 to this many objects (at most 4). Defaults to 2.
+        max_objects: int. Scenes hold ``min_objects`` to this many objects (at most 4).
+            Defaults to 2.
         num_captions: int. Distinct captions per scene (at least 5). Defaults to 5.
         seed: int. Base seed; train and test use disjoint streams derived from it. Defaults to 0.
         holdout: list of str. (colour, shape) pairs such as ``"red circle"`` that never appear
             in training scenes (test scenes keep them), to measure composition. Defaults to ().
+        min_objects: int. The fewest objects of a scene. Defaults to 1 (with 1, scenes are
+            those of earlier versions).
 
     Example:
     >>> gen = ShapesGenerator(max_objects=2)
@@ -148,9 +151,13 @@ class ShapesGenerator:
     >>> image, masks = gen.render(scene, image_size=64)   # uint8 (64, 64, 3), (64, 64, K)
     """
 
-    def __init__(self, max_objects=2, num_captions=5, seed=0, holdout=()):
+    def __init__(self, max_objects=2, num_captions=5, seed=0, holdout=(), min_objects=1):
         if not 1 <= int(max_objects) <= MAX_OBJECTS_LIMIT:
             raise ValueError(f"max_objects must be in 1..{MAX_OBJECTS_LIMIT}, got {max_objects}")
+        if not 1 <= int(min_objects) <= int(max_objects):
+            raise ValueError(f"min_objects must be in 1..max_objects ({max_objects}), got "
+                             f"{min_objects}")
+        self.min_objects = int(min_objects)
         if int(num_captions) < 5:
             raise ValueError(f"num_captions must be at least 5, got {num_captions}")
         self.max_objects = int(max_objects)
@@ -165,7 +172,7 @@ class ShapesGenerator:
         if split not in SPLITS:
             raise ValueError(f"Unknown Shapes split {split!r}; valid splits: {SPLITS}")
         rng = np.random.default_rng([self.seed, SPLITS.index(split), int(index)])
-        count = int(rng.integers(1, self.max_objects + 1))
+        count = int(rng.integers(self.min_objects, self.max_objects + 1))
         cells = rng.choice(9, size=count, replace=False)
         objects = []
         for cell in cells:
@@ -345,6 +352,14 @@ def _template(rng, objects, template: int) -> str:
     return f"{_pick(rng, ('the image shows', 'a picture of', 'an image with'))} {count}: " + _join(
         placed
     )
+
+
+def listing_caption(objects, seed: int) -> str:
+    """The listing caption ("a big red circle in the upper left and a small blue star at the
+    bottom") of ``objects``, its order and synonyms drawn from ``seed``: two object lists that
+    differ in one object's words get captions that differ in that object's phrase only (the
+    part-disentanglement probe relies on it)."""
+    return _template(np.random.default_rng(int(seed)), tuple(objects), 0)
 
 
 def max_caption_words(max_objects: int) -> int:

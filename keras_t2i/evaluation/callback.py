@@ -24,6 +24,8 @@ class Evaluate(keras.callbacks.Callback):
         num_images: int. Test captions per evaluation (at least 200). Defaults to 1000.
         max_objects: int. Objects per Shapes test scene (the training data's). Defaults to
             the Shapes default.
+        min_objects: int. The fewest objects per Shapes test scene (the training data's).
+            Defaults to 1.
         damsm_dir: str. DAMSM encoders for R-precision; None leaves it out.
         diversity_captions: int. Captions for diversity; 0 skips it. Defaults to 50.
         seed: int. First noise seed. Defaults to 0.
@@ -41,7 +43,7 @@ class Evaluate(keras.callbacks.Callback):
 
     def __init__(self, log_dir, every_n_epochs=1, num_images=1000, max_objects=None,
                  damsm_dir=None, diversity_captions=50, seed=0, data="shapes", data_dir=None,
-                 inception_weights=None, truncation=None):
+                 inception_weights=None, truncation=None, min_objects=None):
         super().__init__()
         if int(num_images) < report.MIN_IMAGES:
             raise ValueError(f"Evaluate needs num_images >= {report.MIN_IMAGES}, got "
@@ -55,7 +57,7 @@ class Evaluate(keras.callbacks.Callback):
         self.options = dict(num_images=int(num_images), damsm_dir=damsm_dir,
                             diversity_captions=int(diversity_captions), seed=int(seed))
         if data == "shapes":
-            self.options["max_objects"] = max_objects
+            self.options.update(max_objects=max_objects, min_objects=min_objects)
         else:
             self.options.update(data=data, data_dir=data_dir)
         self.inception_weights = inception_weights

@@ -40,23 +40,25 @@ from keras_t2i.evaluation.shapes import evaluate_shapes
 from keras_t2i.evaluation.sources import Generator
 
 DEFAULTS = {"num_images": 1000, "seed": 0, "diversity_captions": 50, "diversity_samples": 10,
-            "batch_size": 50}
+            "batch_size": 50, "probe_images": 200}
 REAL_MODEL = "real"  # model="real": real Shapes images (the sanity rows of the table)
 
 
 def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_dir=None,
-             max_objects=None, version=None, data_dir=None, inception_weights=None,
-             data_options=None, truncation=None, verbose=False, **options) -> dict:
+             max_objects=None, min_objects=None, version=None, data_dir=None,
+             inception_weights=None, data_options=None, truncation=None, num_parts=None,
+             verbose=False, **options) -> dict:
     """Evaluates a SavedModel (``model``), a run directory (``run``) or, with
     ``model="real"``, real Shapes images (the sanity rows: FID near 0, accuracy near 1).
 
     ``data="shapes"`` uses the Shapes oracle; ``"cub"`` and ``"coco"`` read the test split
     from ``data_dir`` and need ``inception_weights`` (see ``kt.metrics.inception``). On
-    Shapes, the test scenes have the ``max_objects`` the model was trained with (its run's or
-    export's data protocol) unless ``max_objects`` says otherwise. ``truncation`` draws the
-    latents of a run from a truncated normal (DF-GAN's evaluation, 0.88); a SavedModel keeps
-    the truncation it was exported with. ``verbose`` prints each phase with a progress line
-    (``keras-t2i evaluate`` does).
+    Shapes, the test scenes have the ``min_objects`` and ``max_objects`` the model was trained
+    with (its run's or export's data protocol) unless those arguments say otherwise.
+    ``truncation`` draws the latents of a run from a truncated normal (DF-GAN's evaluation,
+    0.88); a SavedModel keeps the truncation it was exported with. ``num_parts`` runs a
+    MemoryGAN run with that many parts (scenes of more objects than it was trained on).
+    ``verbose`` prints each phase with a progress line (``keras-t2i evaluate`` does).
 
     Returns (and writes to ``out`` as JSON) ``{"model", "data", "date", "step",
     "metrics": [{name, value, std?, protocol, num_images}]}``; also TensorBoard scalars
@@ -76,16 +78,19 @@ def evaluate(model=None, run=None, data="shapes", out=None, log_dir=None, damsm_
                          f"{settings['num_images']}")
     if model == REAL_MODEL and data != "shapes":
         raise ValueError("model='real' (the sanity rows) is built for Shapes only.")
+    if num_parts is not None and run is None:
+        raise ValueError("num_parts applies to a run (--run): an export has its parts fixed.")
     if run is not None:
-        generator = Generator.from_run(run, truncation)
+        generator = Generator.from_run(run, truncation, num_parts)
     elif model == REAL_MODEL:
         generator = None
     else:
         generator = Generator.from_saved_model(model, version, damsm_dir, truncation)
     if data == "shapes":
-        metrics = evaluate_shapes(generator, max_objects=max_objects, damsm_dir=damsm_dir,
-                                  verbose=verbose, **settings)
-    else:
+        metrics = evaluate_shapes(generator, max_objects=max_objects, min_objects=min_objects,
+                                  damsm_dir=damsm_dir, verbose=verbose, **settings)
+    else:  # the compositional probes are Shapes'
+        settings.pop("probe_images")
         metrics = evaluate_dataset(generator, data, data_dir, inception_weights,
                                    damsm_dir=damsm_dir, data_options=data_options,
                                    verbose=verbose, **settings)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.data import shapes as shapes_data
+from keras_t2i.evaluation import compositional
 from keras_t2i.evaluation.common import (
     DamsmCodes,
     cache_dir,
@@ -28,13 +29,21 @@ def oracle_features(oracle, images, batch_size=200):
                            for i in range(0, len(images), batch_size)])
 
 
-def _shapes_scenes(num, max_objects, data_seed, start=0):
-    generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
+def _objects_note(min_objects, max_objects):
+    """How many objects the scenes hold, for the protocols."""
+    if min_objects == 1:
+        return f"{max_objects} max objects"
+    return f"{min_objects}-{max_objects} objects"
+
+
+def _shapes_scenes(num, max_objects, data_seed, start=0, min_objects=1):
+    generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed,
+                                            min_objects=min_objects)
     return [generator.scene("test", i) for i in range(start, start + num)]
 
 
 def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=None,
-                     progress=None):
+                     progress=None, min_objects=1):
     """Oracle features of the real test images of scenes 0..N−1, cached as ``.npz``.
 
     Features are divided by their root mean square over this reference, so FID and KID
@@ -48,17 +57,19 @@ def shapes_reference(num_images, image_size, max_objects, data_seed=0, oracle=No
     """
     protocol = (f"Shapes oracle cell features ({shapes_oracle.WEIGHTS_FILE.name}, divided by "
                 f"their RMS over the reference) of the real images of Shapes test scenes "
-                f"0..{num_images - 1}, {max_objects} max objects, data seed {data_seed}, "
+                f"0..{num_images - 1}, {_objects_note(min_objects, max_objects)}, data seed "
+                f"{data_seed}, "
                 f"rendered at {image_size}px")
-    name = (f"shapes_test_{num_images}_{max_objects}obj_{image_size}px_seed{data_seed}"
-            "_oracle.npz")
+    objects = f"{max_objects}obj" if min_objects == 1 else f"{min_objects}to{max_objects}obj"
+    name = f"shapes_test_{num_images}_{objects}_{image_size}px_seed{data_seed}_oracle.npz"
     path = cache_dir() / "reference_stats" / name
     if path.is_file():
         with np.load(path) as cached:
             if str(cached["protocol"]) == protocol:
                 return cached["features"], float(cached["scale"]), protocol
     oracle = shapes_oracle.load_oracle() if oracle is None else oracle
-    generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
+    generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed,
+                                            min_objects=min_objects)
     images = []
     for i in range(num_images):
         images.append(generator.render(generator.scene("test", i), image_size)[0])
@@ -88,8 +99,10 @@ def _oracle_class_probabilities(oracle, images, batch_size=200):
     return np.concatenate(out)
 
 
-def _render_real(scenes, image_size, max_objects, data_seed):
-    generator = shapes_data.ShapesGenerator(max_objects=max_objects, seed=data_seed)
+def _render_real(scenes, image_size, max_objects):
+    """The real images of ``scenes`` (rendering depends on the scene and ``max_objects``
+    alone)."""
+    generator = shapes_data.ShapesGenerator(max_objects=max_objects)
     return np.stack([generator.render(scene, image_size)[0] for scene in scenes])
 
 
@@ -109,39 +122,49 @@ def _trained_max_objects(generator):
 
 def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_dir=None,
                     diversity_captions=50, diversity_samples=10, batch_size=50, data_seed=0,
-                    oracle=None, image_size=64, verbose=False) -> list[dict]:
+                    oracle=None, image_size=64, verbose=False, min_objects=None,
+                    probe_images=200) -> list[dict]:
     """Every Shapes metric of ``generator`` (a :class:`Generator`, or None for real images:
     the sanity rows, where semantic accuracy and R-precision read the real images of the
     scenes themselves, and FID/KID/IS those of test scenes N..2N−1); list of metric dicts.
+    With scenes of two or more objects it adds the part-disentanglement probe, and for a model
+    trained with held-out colour–shape pairs the held-out-pair probe
+    (``keras_t2i.evaluation.compositional``, ``probe_images`` scenes each; 0 skips them).
     ``verbose`` prints each phase with a progress line."""
     real = generator is None
     if not real:
         max_objects = max_objects or _trained_max_objects(generator)
+        min_objects = min_objects or min(generator.min_objects, max_objects)
         image_size = generator.image_size
         damsm_dir = damsm_dir or generator.damsm_dir
     max_objects = max_objects or shapes_data.ShapesGenerator().max_objects
+    min_objects = min_objects or 1
+    objects = _objects_note(min_objects, max_objects)
     oracle = shapes_oracle.load_oracle() if oracle is None else oracle
     label = count_label(num_images)
-    scenes = _shapes_scenes(num_images, max_objects, data_seed)
+    scenes = _shapes_scenes(num_images, max_objects, data_seed, min_objects=min_objects)
     captions = [scene.captions[0] for scene in scenes]
     diverse = bool(diversity_captions) and not real
+    holdout = () if real else generator.holdout
+    disentangle = not real and max_objects >= 2 and probe_images > 0
     phases = Phases(["generate", "oracle", "reference", "r_precision" if damsm_dir else "",
-                     "diversity" if diverse else ""], enabled=verbose)
+                     "diversity" if diverse else "", "holdout" if holdout else "",
+                     "disentangle" if disentangle else ""], enabled=verbose)
     if real:
         phases.start(f"rendering {2 * num_images:,} real test images")
-        images = _render_real(scenes, image_size, max_objects, data_seed)
-        sample = _render_real(_shapes_scenes(num_images, max_objects, data_seed, num_images),
-                              image_size, max_objects, data_seed)
+        images = _render_real(scenes, image_size, max_objects)
+        sample = _render_real(_shapes_scenes(num_images, max_objects, data_seed, num_images,
+                                             min_objects), image_size, max_objects)
         note = (f"real images of Shapes test scenes 0..{num_images - 1} (semantic, "
                 f"R-precision) and {num_images}..{2 * num_images - 1} (FID, KID, IS), "
-                f"{max_objects} max objects")
+                f"{objects}")
     else:
         phases.start(f"generating {num_images:,} images of {generator.description}")
         with Progress("images", num_images, enabled=verbose) as progress:
             images = sample = generate_images(generator, captions, seed, batch_size,
                                               progress.advance)
-        note = (f"first caption of Shapes test scenes 0..{num_images - 1} ({max_objects} max "
-                f"objects), noise seeds {seed}..{seed + num_images - 1}, "
+        note = (f"first caption of Shapes test scenes 0..{num_images - 1} ({objects}), "
+                f"noise seeds {seed}..{seed + num_images - 1}, "
                 f"{noise_protocol(generator.truncation)}")
     results = []
 
@@ -159,7 +182,8 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
                  "the first evaluation)")
     with Progress("real images", num_images, enabled=verbose) as progress:
         real_features, scale, reference = shapes_reference(
-            num_images, image_size, max_objects, data_seed, oracle, progress.advance)
+            num_images, image_size, max_objects, data_seed, oracle, progress.advance,
+            min_objects)
     features = oracle_features(oracle, sample) / scale
     subset = min(1000, num_images // 2)  # below N, so that subsets differ
     results += fid_kid_entries(features, real_features, label, reference, note, subset, seed,
@@ -185,4 +209,16 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
             f"mean LPIPS-style distance (oracle trunk, unit weights) over all pairs of "
             f"{diversity_samples} images of each of the first {n} captions",
             std=div["diversity_std"], count=n * diversity_samples)
+
+    if holdout:
+        phases.start(f"held-out pairs ({', '.join(holdout)}): {probe_images} test scenes "
+                     "holding one")
+        results += compositional.holdout_probe(
+            generator, oracle, holdout, probe_images, seed, min_objects, max_objects,
+            data_seed, batch_size)
+    if disentangle:
+        phases.start(f"part disentanglement: {probe_images} captions, each with one object "
+                     "changed")
+        results += compositional.disentanglement_probe(
+            generator, probe_images, seed, min_objects, max_objects, data_seed, image_size)
     return results

@@ -56,6 +56,17 @@ class Generator:
         """The Shapes ``max_objects`` it was trained with (None when not known)."""
         return (self.data or {}).get("options", {}).get("max_objects")
 
+    @property
+    def min_objects(self):
+        """The Shapes ``min_objects`` it was trained with (1, Shapes' default, when not
+        recorded)."""
+        return (self.data or {}).get("options", {}).get("min_objects", 1)
+
+    @property
+    def holdout(self) -> tuple:
+        """The colour–shape pairs its Shapes training data left out (empty when none)."""
+        return tuple((self.data or {}).get("options", {}).get("holdout") or ())
+
     @classmethod
     def from_model(cls, gan, description="in-memory model", truncation=None, **kwargs):
         return cls(lambda c, s: gan.generate(c, seeds=s, truncation=truncation),
@@ -63,11 +74,20 @@ class Generator:
                    max_batch=gan.max_batch, **kwargs)
 
     @classmethod
-    def from_run(cls, run_dir, truncation=None):
+    def from_run(cls, run_dir, truncation=None, num_parts=None):
+        """A run's model; ``num_parts`` runs a MemoryGAN with that many parts (its RNN takes
+        more steps than trained: the more-objects probe)."""
         config = load_run_config(run_dir)
         gan = load_run(run_dir)
+        description = f"run {run_dir}"
+        if num_parts is not None:
+            if not hasattr(gan, "with_num_parts"):
+                raise ValueError(f"num_parts applies to models that compose parts (MemoryGAN, "
+                                 f"MultiPartGAN); {run_dir} holds a {type(gan).__name__}.")
+            gan = gan.with_num_parts(num_parts)
+            description += f" with {num_parts} parts"
         return cls.from_model(
-            gan, description=f"run {run_dir}", truncation=truncation,
+            gan, description=description, truncation=truncation,
             step=int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else None,
             damsm_dir=config.get("text_encoder") or str(Path(run_dir) / "damsm"),
             data=data_protocol(config), log_dir=str(Path(run_dir) / "logs"))

@@ -313,6 +313,11 @@ class TextToImageGAN(keras.Model):
         """Names of the family's own losses ``train_step`` returns, in order."""
         raise NotImplementedError
 
+    def seeking_noise(self, latents):
+        """The latent vector whose distance mode seeking divides by (copies·B, d): the
+        primary latent; families with several random codes (per-part ones) concatenate them."""
+        return latents[self.primary_latent]
+
     # -- what the base derives -------------------------------------------------------------
     @property
     def batch_keys(self) -> tuple:

@@ -109,7 +109,7 @@ class ModeSeekingTerm(LossTerm):
     def __call__(self, model, inputs):
         images_1, _ = inputs.copy(0)
         images_2, _ = inputs.copy(1)
-        noise = inputs.latents[model.primary_latent]
+        noise = model.seeking_noise(inputs.latents)
         n = inputs.batch_size
         return losses.mode_seeking_loss(images_1, images_2, noise[:n], noise[n:2 * n],
                                         weight=self.weight)
@@ -194,6 +194,21 @@ class CaptionTerm(LossTerm):
             values.append(losses.caption_loss(
                 tokens, model.captioner(images, tokens, training=False)))
         return tf.add_n(values) / inputs.copies
+
+
+class MaskEntropyTerm(LossTerm):
+    """The entropy of the part masks a part-composing generator returns beside its images
+    (``generated["masks"]``, ``losses.mask_entropy``): pushes each pixel towards one part, so
+    parts do not blend into each other. Tracked as ``mask_entropy``, unweighted.
+
+    Args:
+        weight: float. λ.
+    """
+
+    name = "mask_entropy"
+
+    def __call__(self, model, inputs):
+        return losses.mask_entropy(inputs.generated["masks"])
 
 
 class WeightSchedule:

@@ -16,11 +16,14 @@ from pathlib import Path
 from keras_t2i.models.base import PRESET_CONFIG_FILE
 from keras_t2i.models.family import Family
 
-# One line per family: the ``--model`` name and the module that defines its ``FAMILY``.
+# One line per family: the ``--model`` name and the module that defines its ``FAMILY`` (or
+# ``module:NAME`` for a module that defines two, as MemoryGAN's with its baseline).
 FAMILY_MODULES = {
     "dfgan": "keras_t2i.models.df_gan",
     "dmgan": "keras_t2i.models.dm_gan",
     "mirrorgan": "keras_t2i.models.mirror_gan",
+    "memorygan": "keras_t2i.models.memory_gan",
+    "multipart": "keras_t2i.models.memory_gan:MULTI_PART_FAMILY",
 }
 
 def family_names() -> tuple[str, ...]:
@@ -31,7 +34,8 @@ def get_family(name: str) -> Family:
     """The family registered as ``name`` (``--model``)."""
     if name not in FAMILY_MODULES:
         raise ValueError(f"Unknown model {name!r}; built so far: {', '.join(FAMILY_MODULES)}")
-    return importlib.import_module(FAMILY_MODULES[name]).FAMILY
+    module, _, attribute = FAMILY_MODULES[name].partition(":")
+    return getattr(importlib.import_module(module), attribute or "FAMILY")
 
 
 def families() -> dict[str, Family]:
@@ -39,11 +43,13 @@ def families() -> dict[str, Family]:
 
 
 def family_of(model) -> Family:
-    """The family of a model instance or class."""
+    """The family of a model instance or class: the registered class nearest to it in its
+    method resolution order (MemoryGAN subclasses DFGAN, and is its own family)."""
     cls = model if isinstance(model, type) else type(model)
-    for family in families().values():
-        if issubclass(cls, family.model_class):
-            return family
+    by_class = {family.model_class: family for family in families().values()}
+    for base in cls.__mro__:
+        if base in by_class:
+            return by_class[base]
     raise ValueError(f"{cls.__name__} is not a registered model family")
 
 

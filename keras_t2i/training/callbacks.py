@@ -16,7 +16,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_t2i import _backend  # noqa: F401
-from keras_t2i.grids import labelled_grid
+from keras_t2i.grids import colorize_masks, labelled_grid
 
 
 def gan_step(model) -> int:
@@ -32,7 +32,9 @@ class SampleGrid(keras.callbacks.Callback):
     the image summary ``samples/grid`` and to ``samples_dir/step_NNNNNNN.png``. Row r uses
     seed ``seeds[r]`` for every caption, as ``keras-t2i generate`` does. The captions also go
     to TensorBoard as text once, at the start; a model with a captioner (MirrorGAN) also logs
-    what it reads in each final image (``samples/redescription``).
+    what it reads in each final image (``samples/redescription``); a model that composes parts
+    (MemoryGAN, MultiPartGAN) gets a second block under the images with its part masks, one
+    colour per part (``keras_t2i.grids.colorize_masks``).
 
     Args:
         log_dir: str. TensorBoard directory; summaries go to ``log_dir/samples``.
@@ -63,10 +65,24 @@ class SampleGrid(keras.callbacks.Callback):
                   for i in range(0, len(caption_list), size)]
         return [np.concatenate(stage) for stage in zip(*chunks)]
 
+    def masks(self) -> np.ndarray:
+        """The part masks of the grid's images, colourised (uint8), row-major (seed,
+        caption)."""
+        caption_list = [c for _ in self.seeds for c in self.captions]
+        seed_list = [s for s in self.seeds for _ in self.captions]
+        size = self.model.max_batch
+        return colorize_masks(np.concatenate([
+            self.model.generate_masks(caption_list[i:i + size], seeds=seed_list[i:i + size])
+            for i in range(0, len(caption_list), size)]))
+
     def grid(self, stages=None) -> np.ndarray:
         """The labelled picture (uint8 (H, W, 3)) that is logged and saved."""
-        return labelled_grid(self.stages() if stages is None else stages, self.captions,
-                             self.seeds,
+        stages = self.stages() if stages is None else stages
+        titles = None
+        if hasattr(self.model, "generate_masks"):
+            stages = [*stages, self.masks()]
+            titles = ["images", "part masks (background dark, one colour per part)"]
+        return labelled_grid(stages, self.captions, self.seeds, block_titles=titles,
                              title=f"{type(self.model).__name__}, step {gan_step(self.model):,}")
 
     def redescriptions(self, images) -> str:

@@ -42,10 +42,12 @@ _NOT_OPTIONS = {"self", "text_encoder", "image_encoder", "captioner", "generator
 
 
 def model_options(family: registry.Family) -> dict:
-    """``{name: default}`` of the keyword arguments the family's constructor (and the base's)
-    accept as options."""
+    """``{name: default}`` of the keyword arguments the family's constructor (and those of
+    its bases up to the base model's, which it passes on) accept as options."""
     options = {}
-    for cls in (TextToImageGAN, family.model_class):
+    chain = [c for c in family.model_class.__mro__
+             if isinstance(c, type) and issubclass(c, TextToImageGAN) and "__init__" in vars(c)]
+    for cls in reversed(chain):
         for name, parameter in inspect.signature(cls.__init__).parameters.items():
             if name not in _NOT_OPTIONS and parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
                 options[name] = parameter.default

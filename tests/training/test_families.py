@@ -135,3 +135,82 @@ def test_mirrorgan_on_cub_or_coco_asks_for_a_pretrained_captioner(tmp_path):
         _check_captioner(config, registry.get_family("mirrorgan"))
     _check_captioner({**config, "model_kwargs": {"stream_weight": 0.0}},
                      registry.get_family("mirrorgan"))  # the ablation needs none
+
+
+TINY_PARTS = ["--image-size", "32", "--nf", "4", "--num-parts", "3", "--part-dim", "4",
+              "--query-dim", "8", "--feature-channels", "4", "--batch-size", "4",
+              "--min-objects", "2", "--max-objects", "3", "--checkpoint-every", "2",
+              "--sample-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def scene_encoder_dir(tmp_path_factory):
+    """A tiny encoder pair whose tokenizer fits captions of four objects."""
+    from keras_t2i.data import caption_tokenizer
+    from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
+
+    out = tmp_path_factory.mktemp("scene_damsm")
+    tok = caption_tokenizer("shapes", max_objects=4)
+    DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
+    DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
+    return out
+
+
+@pytest.mark.slow
+def test_memorygan_trains_resumes_exports_generates_and_evaluates_more_parts(
+        tmp_path, scene_encoder_dir, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_T2I_CACHE", str(tmp_path / "cache"))
+    run, export = tmp_path / "run", tmp_path / "sm"
+    given = ["--text-encoder", str(scene_encoder_dir), "--out", str(run)]
+    assert cli.main(["train", "--model", "memorygan", *TINY_PARTS, "--steps", "2",
+                     "--mask-entropy-weight", "0.1", "--mode-seeking", "1", *given,
+                     "--export-dir", str(export)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "memorygan" and config["model_kwargs"]["num_parts"] == 3
+    assert config["data_options"] == {"min_objects": 2, "max_objects": 3}
+    tags = event_tags(run / "logs")
+    for name in ("d_loss", "ma_gp", "mask_entropy", "ms", "samples/grid"):
+        assert any(name in tag for tag in tags), name
+    assert cli.main(["train", "--model", "memorygan", *TINY_PARTS, "--steps", "4",
+                     "--nf", "8", "--resume", *given, "--no-export"]) == 1
+    assert "nf differ" in capsys.readouterr().err
+    assert cli.main(["train", "--model", "memorygan", *TINY_PARTS, "--steps", "4",
+                     "--mask-entropy-weight", "0.1", "--mode-seeking", "1", "--resume",
+                     *given, "--no-export"]) == 0
+    gan = load_run(run)
+    assert gan.g_optimizer.iterations.numpy() == 4 and gan.num_parts == 3
+    caption = "a big red circle on the left and a small blue star at the top"
+    images = LocalModel(export).generate([caption], [3])
+    assert images.shape == (1, 32, 32, 3) and images.dtype == np.uint8
+    assert cli.main(["generate", caption, "--run", str(run), "--num", "2", "--out",
+                     str(tmp_path / "grid.png")]) == 0
+    report = ev.evaluate(run=str(run), num_images=200, diversity_captions=3,
+                         diversity_samples=3, probe_images=20)
+    names = {m["name"] for m in report["metrics"]}
+    assert {"semantic_scene_200", "semantic_count_200", "disentangle_other_20",
+            "disentangle_ratio_20"} <= names
+    assert "2-3 objects" in next(m for m in report["metrics"]
+                                 if m["name"] == "semantic_count_200")["protocol"]
+    # More objects than trained: the same weights run four parts on scenes of four.
+    more = ev.evaluate(run=str(run), num_parts=4, min_objects=4, max_objects=4,
+                       num_images=200, diversity_captions=0, probe_images=20)
+    assert "with 4 parts" in more["model"]
+    assert "4-4 objects" in more["metrics"][0]["protocol"]
+
+
+@pytest.mark.slow
+def test_the_multipart_baseline_trains_and_cannot_grow(tmp_path, scene_encoder_dir,
+                                                       monkeypatch):
+    monkeypatch.setenv("KERAS_T2I_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert cli.main(["train", "--model", "multipart", *TINY_PARTS, "--steps", "2",
+                     "--holdout", "red circle", "--text-encoder", str(scene_encoder_dir),
+                     "--out", str(run), "--no-export"]) == 0
+    gan = load_run(run)
+    assert len(gan.generator.part_generators) == 3
+    report = ev.evaluate(run=str(run), num_images=200, diversity_captions=0,
+                         probe_images=20)
+    names = {m["name"] for m in report["metrics"]}
+    assert {"holdout_pair_20", "holdout_seen_pair_20", "disentangle_other_20"} <= names
+    with pytest.raises(ValueError, match="one generator per part"):
+        ev.evaluate(run=str(run), num_parts=4, min_objects=4, max_objects=4, num_images=200)

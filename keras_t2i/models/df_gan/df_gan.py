@@ -59,16 +59,24 @@ class DFGAN(TextToImageGAN):
     def __init__(self, text_encoder, image_size=64, nf=32, noise_dim=100, mode_seeking=0.0,
                  gp_weight=2.0, gp_power=6.0, max_batch=64, ema_decay=0.0, **kwargs):
         text_encoder = _frozen(text_encoder)
-        cond_dim = text_encoder.feature_dim
-        generator = DFGANGenerator(image_size, nf, noise_dim, cond_dim, name="generator")
-        discriminator = DFGANDiscriminator(image_size, nf, cond_dim, name="discriminator")
-        super().__init__(text_encoder, generator, [discriminator], noise_dim=noise_dim,
-                         mode_seeking=mode_seeking, max_batch=max_batch, ema_decay=ema_decay,
-                         **kwargs)
+        self.cond_dim = text_encoder.feature_dim
         self.image_size = int(image_size)
         self.nf = int(nf)
         self.gp_weight = float(gp_weight)
         self.gp_power = float(gp_power)
+        generator = self.make_generator(int(noise_dim))
+        discriminator = DFGANDiscriminator(self.image_size, self.nf, self.cond_dim,
+                                           name="discriminator")
+        super().__init__(text_encoder, generator, [discriminator], noise_dim=noise_dim,
+                         mode_seeking=mode_seeking, max_batch=max_batch, ema_decay=ema_decay,
+                         **kwargs)
+
+    def make_generator(self, noise_dim):
+        """The generator (called once ``image_size``, ``nf`` and ``cond_dim`` are set). A
+        family with DF-GAN's discriminator and losses and its own generator (MemoryGAN)
+        overrides it and ``generate_images``."""
+        return DFGANGenerator(self.image_size, self.nf, noise_dim, self.cond_dim,
+                              name="generator")
 
     @classmethod
     def check_options(cls, **options):
