@@ -34,11 +34,22 @@ from keras_t2i.text.damsm import ARCHITECTURE_ONLY, DAMSMImageEncoder, DAMSMText
 TRAIN_CASES = ((64, 8), (64, 32), (256, 8))
 INFER_CASES = ((64, 1), (64, 16))
 # (preset, batch): the batch of the preset's recipe.
-PRESET_CASES = (("dfgan_shapes_64", 8), ("dmgan_shapes_64", 8), ("dmgan_cub_256", 10))
+PRESET_CASES = (("dfgan_shapes_64", 8), ("dmgan_shapes_64", 8), ("dmgan_cub_256", 10),
+                ("mirrorgan_shapes_64", 8), ("memorygan_shapes_64", 8),
+                ("multipart_shapes_64", 8))
+
+
+def preset_data(name) -> dict:
+    """The Shapes options of the preset's recipe (a multi-object preset's longer captions and
+    scenes); Shapes' defaults for presets of other data."""
+    family, _ = registry.get_preset(name)
+    recipe = family.recipes.get(name, {"data": {"name": ""}})
+    return recipe["data"]["options"] if recipe["data"]["name"] == "shapes" else {}
 
 
 def preset_model(name, options, tokenizer):
-    """The compiled model of a preset with untrained encoders of the kind its recipe uses."""
+    """The compiled model of a preset with untrained encoders (and captioner) of the kind its
+    recipe uses."""
     family, preset = registry.get_preset(name)
     text_encoder = DAMSMTextEncoder(tokenizer)
     size = preset["config"]["image_size"]
@@ -50,14 +61,18 @@ def preset_model(name, options, tokenizer):
     kwargs = {**preset["config"], **options}
     if model_class.needs_image_encoder(**kwargs):
         kwargs["image_encoder"] = image_encoder
+    if model_class.needs_captioner(**kwargs):
+        from keras_t2i.models.mirror_gan import STREAMCaptioner
+
+        kwargs["captioner"] = STREAMCaptioner(tokenizer)
     gan = model_class(text_encoder, **kwargs)
     gan.compile()
     return gan, size
 
 
-def batch_of(size, batch, tokenizer):
+def batch_of(size, batch, tokenizer, **options):
     data = kt.data.load("shapes", "train", image_size=size, batch_size=batch,
-                        tokenizer=tokenizer)
+                        tokenizer=tokenizer, **options)
     example = next(iter(data))
     return {k: example[k] for k in ("image", "tokens", "class_id")}
 
@@ -103,12 +118,14 @@ def main():
     for name, batch in PRESET_CASES:
         if not selected("preset", name, batch):
             continue
+        data_options = preset_data(name)
+        preset_tokenizer = kt.data.caption_tokenizer("shapes", **data_options)
         for variant in args.variants:
             label, options = VARIANTS[variant]
-            gan, size = preset_model(name, options, tokenizer)
+            gan, size = preset_model(name, options, preset_tokenizer)
             what = f"train `{name}`" + ("" if variant == "old" else f" {label}")
-            rows.append((what, size, batch,
-                         step_rate(gan, batch_of(size, batch, tokenizer), batch)))
+            data = batch_of(size, batch, preset_tokenizer, **data_options)
+            rows.append((what, size, batch, step_rate(gan, data, batch)))
     for size, batch in INFER_CASES:
         if not selected("generate", size, batch):
             continue
