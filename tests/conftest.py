@@ -31,17 +31,28 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
-@pytest.fixture(scope="session")
-def encoder_dir(tmp_path_factory):
-    """A tiny text/image encoder pair saved as `keras-t2i pretrain damsm` saves them."""
+def _tiny_encoders(out, max_objects):
+    """A tiny text/image encoder pair saved in ``out`` as `keras-t2i pretrain damsm` saves
+    them, the tokenizer fitting Shapes captions of ``max_objects`` objects."""
     from keras_t2i.data import caption_tokenizer
     from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 
-    out = tmp_path_factory.mktemp("damsm")
-    tok = caption_tokenizer("shapes", max_objects=1)
+    tok = caption_tokenizer("shapes", max_objects=max_objects)
     DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
     DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
     return out
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory):
+    """Tiny encoders for single-object Shapes."""
+    return _tiny_encoders(tmp_path_factory.mktemp("damsm"), max_objects=1)
+
+
+@pytest.fixture(scope="session")
+def scene_encoder_dir(tmp_path_factory):
+    """Tiny encoders whose tokenizer fits captions of four objects (the part models)."""
+    return _tiny_encoders(tmp_path_factory.mktemp("scene_damsm"), max_objects=4)
 
 
 @pytest.fixture(scope="session")

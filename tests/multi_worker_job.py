@@ -10,7 +10,7 @@ generator) to ``--result``, then, with ``--train-out``, runs
 ``keras_t2i.training.train(strategy=...)`` for a few steps.
 
 Usage: python tests/multi_worker_job.py --encoder-dir DIR --result FILE.npz
-           [--model dfgan|dmgan|mirrorgan] [--captioner-dir DIR] [--train-out DIR]
+           [--model dfgan|dmgan|mirrorgan|memorygan] [--captioner-dir DIR] [--train-out DIR]
 """
 
 import argparse
@@ -35,6 +35,8 @@ MODELS = {
     "dfgan": {"image_size": 16, "nf": 4},
     "dmgan": {"image_size": 64, "stages": 2, "gf_dim": 4, "df_dim": 4, "r_num": 1},
     "mirrorgan": {"image_size": 64, "stages": 2, "gf_dim": 4, "df_dim": 4, "r_num": 1},
+    "memorygan": {"image_size": 16, "nf": 4, "num_parts": 2, "part_dim": 4, "query_dim": 8,
+                  "feature_channels": 4},
 }
 
 
@@ -56,6 +58,8 @@ def build(model, text_encoder, captioner_dir=None):
     distribution."""
     if model == "dfgan":
         return kt.models.DFGAN(text_encoder, ema_decay=0.5, **MODELS[model])
+    if model == "memorygan":  # no BatchNorm either: DF-GAN's batch of four scenes
+        return kt.models.MemoryGAN(text_encoder, ema_decay=0.5, **MODELS[model])
     if model == "dmgan":
         gan = kt.models.DMGAN(text_encoder, ema_decay=0.5, **MODELS[model])
     else:
@@ -80,7 +84,8 @@ def main():
 
     text_encoder = load_encoders(args.encoder_dir)[0]
     size = MODELS[args.model]["image_size"]
-    batch = global_batch(text_encoder.tokenizer, size, 4 if args.model == "dfgan" else 1)
+    batch = global_batch(text_encoder.tokenizer, size,
+                         4 if args.model in ("dfgan", "memorygan") else 1)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         gan = build(args.model, text_encoder, args.captioner_dir)

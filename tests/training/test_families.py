@@ -143,19 +143,6 @@ TINY_PARTS = ["--image-size", "32", "--nf", "4", "--num-parts", "3", "--part-dim
               "--sample-every", "2"]
 
 
-@pytest.fixture(scope="module")
-def scene_encoder_dir(tmp_path_factory):
-    """A tiny encoder pair whose tokenizer fits captions of four objects."""
-    from keras_t2i.data import caption_tokenizer
-    from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
-
-    out = tmp_path_factory.mktemp("scene_damsm")
-    tok = caption_tokenizer("shapes", max_objects=4)
-    DAMSMTextEncoder(tok, embedding_dim=8, units=8).save(out / "text_encoder.keras")
-    DAMSMImageEncoder(feature_dim=16, width=4, input_size=16).save(out / "image_encoder.keras")
-    return out
-
-
 @pytest.mark.slow
 def test_memorygan_trains_resumes_exports_generates_and_evaluates_more_parts(
         tmp_path, scene_encoder_dir, monkeypatch, capsys):

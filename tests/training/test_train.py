@@ -257,7 +257,7 @@ def test_kill_then_resume_loses_at_most_one_interval(tmp_path, encoder_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["dfgan", "dmgan", "mirrorgan"])
+@pytest.mark.parametrize("model", ["dfgan", "dmgan", "mirrorgan", "memorygan"])
 def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_dir,
                                                             captioner_dir, model):
     job = Path(__file__).parent.parent / "multi_worker_job.py"
