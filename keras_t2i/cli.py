@@ -112,8 +112,10 @@ def _run_pretrain_captioner(args):
     out = config["out"]
     print(f"Test split ({metrics['num_images']} images): word accuracy "
           f"{100 * metrics['word_accuracy']:.1f} %, BLEU-4 {100 * metrics['bleu4']:.1f}")
+    overall = metrics.get("attribute_word_accuracy", {})
     for attribute, value in metrics.get("attribute_accuracy", {}).items():
-        print(f"  {attribute} words: {100 * value:.1f} %")
+        print(f"  {attribute} words: {100 * value:.1f} % read from the image (the most "
+              f"probable word overall: {100 * overall[attribute]:.1f} %)")
     print(f"Captioner: {out}/captioner.keras (train with --captioner {out})")
     print(f"Metrics:   {out}/metrics.json   TensorBoard: tensorboard --logdir {out}/logs")
     return 0
@@ -221,7 +223,7 @@ def _add_train_parser(commands):
     train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
     train.add_argument("--holdout", nargs="+", metavar="PAIR",
                        help="Shapes: colour–shape pairs left out of training, e.g. 'red "
-                            "circle' (evaluate then scores them: the held-out-pair probe)")
+                            "circle' (evaluate then scores them: the held-out-pair probe; default none)")
     train.add_argument("--min-objects", type=_positive_int,
                        help="Shapes: the fewest objects per scene (" + _recipe_default(
                            lambda recipe, preset, family: recipe["data"]["options"].get(
@@ -537,7 +539,7 @@ def _add_evaluate_parser(commands):
                     help="objects per Shapes test scene (default: the run's or preset's data)")
     ev.add_argument("--num-parts", type=_positive_int,
                     help="MemoryGAN runs: draw this many parts (e.g. more objects than "
-                         "trained, with --min-objects/--max-objects)")
+                         "trained, with --min-objects/--max-objects; default: the run's)")
     ev.add_argument("--min-objects", type=_positive_int,
                     help="the fewest objects per Shapes test scene (default: the run's or "
                          "preset's data)")

@@ -189,27 +189,39 @@ def pretrain_captioner(**overrides) -> dict:
 def evaluate_captioner(captioner, data, load) -> dict:
     """Test-split metrics of a captioner: ``word_accuracy`` (teacher-forced, real words),
     ``bleu4`` (greedy captions against each image's captions under ``REFERENCE_SEEDS``
-    caption draws) and, on Shapes, ``attribute_accuracy`` (teacher-forced, on the words that
-    name each attribute: the prediction is right when it names the same value)."""
+    caption draws) and, on Shapes, per attribute (shape, colour, size, position), at the words
+    of the caption that name it, teacher-forced: ``attribute_accuracy``, whether the
+    captioner's most probable word *among those naming that attribute* names the caption's
+    value (what it reads in the image), and ``attribute_word_accuracy``, whether its most
+    probable word overall does (which also needs the caption's word order: after "a big" the
+    grammar allows a colour or a shape)."""
     from keras_t2i.data.shapes import ATTRIBUTE_WORDS
 
     tokenizer = captioner.tokenizer
     vocabulary = list(RESERVED_TOKENS) + list(tokenizer.vocabulary)  # by id
     value_of = {attribute: np.array([words.get(w, "") for w in vocabulary], dtype=object)
                 for attribute, words in ATTRIBUTE_WORDS.items()}
+    # Per attribute, 0 for the words naming it and -inf for the others (a restricted argmax).
+    restrict = {attribute: tf.constant(np.where(values != "", 0.0, -np.inf), tf.float32)
+                for attribute, values in value_of.items()}
 
     @tf.function(reduce_retracing=True)
     def predict(images, tokens):
-        logits = captioner(images, tokens, training=False)
-        return tf.argmax(logits, axis=-1, output_type=tf.int32), captioner.decode(images)
+        logits = tf.cast(captioner(images, tokens, training=False), tf.float32)
+        among = {a: tf.argmax(logits + r, axis=-1, output_type=tf.int32)
+                 for a, r in restrict.items()}
+        return (tf.argmax(logits, axis=-1, output_type=tf.int32), among,
+                captioner.decode(images))
 
     hits = real = 0
     attribute_hits = {a: 0 for a in ATTRIBUTE_WORDS}
+    attribute_word_hits = {a: 0 for a in ATTRIBUTE_WORDS}
     attribute_seen = {a: 0 for a in ATTRIBUTE_WORDS}
     hypotheses, keys = {}, []
     for batch in kt_data.load(data, "test", **load):
         tokens = batch["tokens"].numpy()
-        predicted, greedy = (t.numpy() for t in predict(batch["image"], batch["tokens"]))
+        predicted, among, greedy = predict(batch["image"], batch["tokens"])
+        predicted, greedy = predicted.numpy(), greedy.numpy()
         mask = tokens != 0
         hits += int((predicted == tokens)[mask].sum())
         real += int(mask.sum())
@@ -217,8 +229,10 @@ def evaluate_captioner(captioner, data, load) -> dict:
             for attribute, values in value_of.items():
                 named = values[tokens] != ""
                 attribute_seen[attribute] += int(named.sum())
-                attribute_hits[attribute] += int((values[predicted] == values[tokens])[named]
-                                                 .sum())
+                read = values[among[attribute].numpy()]
+                attribute_hits[attribute] += int((read == values[tokens])[named].sum())
+                attribute_word_hits[attribute] += int(
+                    (values[predicted] == values[tokens])[named].sum())
         for key, text in zip(batch["key"].numpy(), tokenizer.detokenize(greedy).numpy()):
             hypotheses[key] = text.decode().split()
             keys.append(key)
@@ -239,4 +253,6 @@ def evaluate_captioner(captioner, data, load) -> dict:
     if data == "shapes":
         metrics["attribute_accuracy"] = {a: attribute_hits[a] / max(attribute_seen[a], 1)
                                          for a in ATTRIBUTE_WORDS}
+        metrics["attribute_word_accuracy"] = {
+            a: attribute_word_hits[a] / max(attribute_seen[a], 1) for a in ATTRIBUTE_WORDS}
     return metrics
