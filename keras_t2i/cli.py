@@ -223,7 +223,8 @@ def _add_train_parser(commands):
     train.add_argument("--data-dir", help="folder of CUB or COCO on disk (README layouts)")
     train.add_argument("--holdout", nargs="+", metavar="PAIR",
                        help="Shapes: colour–shape pairs left out of training, e.g. 'red "
-                            "circle' (evaluate then scores them: the held-out-pair probe; default none)")
+                            "circle' (evaluate then scores them: the held-out-pair probe; "
+                            "default none)")
     train.add_argument("--min-objects", type=_positive_int,
                        help="Shapes: the fewest objects per scene (" + _recipe_default(
                            lambda recipe, preset, family: recipe["data"]["options"].get(
@@ -647,9 +648,11 @@ def build_parser() -> argparse.ArgumentParser:
     captioner.add_argument("--text-encoder", metavar="DIR",
                            help="a `keras-t2i pretrain damsm` run whose vocabulary the "
                                 "captioner uses (default: the dataset's, built as DAMSM's)")
-    captioner.add_argument("--backbone", choices=("cnn", "resnet152"),
-                           help="image encoder: small CNN from scratch (default) or a frozen "
-                                "ResNet-152")
+    captioner.add_argument("--backbone", choices=("cnn", "damsm", "resnet152"),
+                           help="image encoder: the frozen CNN of --text-encoder's DAMSM "
+                                "image encoder, a small CNN from scratch, or a frozen "
+                                "ResNet-152 (default: damsm when --text-encoder has the small "
+                                "CNN image encoder, else cnn)")
     captioner.add_argument("--backbone-weights",
                            help="ResNet-152 weights file (*_notop.h5), needed with resnet152")
     captioner.add_argument("--learning-rate", type=float,

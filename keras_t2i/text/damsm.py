@@ -145,12 +145,14 @@ def calibrate_batch_norm(model, batches) -> int:
     order) to their exact values on ``batches`` of its inputs: each BatchNorm layer in turn,
     earlier ones already calibrated and in inference mode, gets the mean and the (biased)
     variance of its inputs over all of them ("precise BN": Wu & Johnson, "Rethinking 'Batch'
-    in BatchNorm", 2021). Weights are not touched. Returns the number of examples read."""
+    in BatchNorm", 2021); frozen (non-trainable) BatchNorm layers keep theirs. Weights are not
+    touched. Returns the number of examples read."""
     batches = list(batches)
     if not batches:
         raise ValueError("calibrate_batch_norm needs at least one batch of images.")
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization):
+        # A frozen layer's statistics belong to the pretrained network it is part of.
+        if not isinstance(layer, keras.layers.BatchNormalization) or not layer.trainable:
             continue
         inputs = keras.Model(model.input, layer.input)
         total = squares = 0.0

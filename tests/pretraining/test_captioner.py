@@ -32,6 +32,8 @@ def test_pretrains_in_the_text_encoders_vocabulary_and_reports(tmp_path, encoder
     for attribute, value in metrics["attribute_accuracy"].items():
         assert value >= metrics["attribute_word_accuracy"][attribute]
     assert metrics["references_per_image"] > 1
+    # With a small-CNN DAMSM run, the default encoder is its frozen trunk.
+    assert json.loads((out / "config.json").read_text())["backbone"] == "damsm"
     captioner = kt.pretrain.load_captioner(out)
     words = load_encoders(encoder_dir)[0].tokenizer.vocabulary
     assert list(captioner.tokenizer.vocabulary) == list(words)

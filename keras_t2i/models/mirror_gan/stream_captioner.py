@@ -16,7 +16,7 @@ from keras_t2i.losses import caption_loss, word_accuracy
 from keras_t2i.text.damsm import ARCHITECTURE_ONLY, calibrate_batch_norm, cnn_trunk
 from keras_t2i.text.tokenizer import PAD_ID, CaptionTokenizer
 
-BACKBONES = ("cnn", "resnet152")
+BACKBONES = ("cnn", "damsm", "resnet152")
 RESNET_INPUT = 224
 
 
@@ -73,6 +73,10 @@ class STREAMCaptioner(keras.Model):
 
     - ``"cnn"`` (default): the DAMSM image encoder's small CNN (``cnn_trunk``), trained from
       scratch, on images resized to ``input_size`` (64): for Shapes and CPUs.
+    - ``"damsm"``: the trunk of a pretrained ``"cnn"`` DAMSM image encoder (``image_encoder``,
+      the run's), its weights copied and frozen: on Shapes it plays the part of the official
+      frozen ImageNet ResNet (an image network pretrained on other objectives; here on the
+      same images and captions, which CUB and COCO also have). The package's choice.
     - ``"resnet152"``: Keras' ImageNet ResNet-152 without its top (weights from
       ``backbone_weights``, a ``resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5``), frozen,
       average-pooled, on images resized to 224 with its own preprocessing (``resnet.
@@ -92,6 +96,8 @@ class STREAMCaptioner(keras.Model):
         width: int. Channels of the CNN's first layer. Defaults to 32.
         backbone_weights: str. Path of the ResNet-152 weights file; required to build a new
             ``"resnet152"`` captioner (a saved one carries its weights).
+        image_encoder: DAMSMImageEncoder with the ``"cnn"`` backbone; required to build a new
+            ``"damsm"`` captioner, whose ``input_size`` and ``width`` are then the encoder's.
 
     Call arguments:
         images: float (batch, H, W, 3) in [-1, 1].
@@ -107,7 +113,7 @@ class STREAMCaptioner(keras.Model):
     """
 
     def __init__(self, tokenizer, backbone="cnn", feature_dim=256, units=512, input_size=None,
-                 width=32, backbone_weights=None, **kwargs):
+                 width=32, backbone_weights=None, image_encoder=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(tokenizer, dict):
             tokenizer = keras.layers.deserialize(tokenizer)
@@ -119,9 +125,14 @@ class STREAMCaptioner(keras.Model):
         self.backbone = backbone
         self.feature_dim = int(feature_dim)
         self.units = int(units)
-        self.input_size = int(input_size or (64 if backbone == "cnn" else RESNET_INPUT))
+        if image_encoder is not None:
+            if backbone != "damsm" or image_encoder.backbone != "cnn":
+                raise ValueError("image_encoder is for the \"damsm\" captioner backbone, and must "
+                                 f"have the \"cnn\" backbone (got {image_encoder.backbone!r}).")
+            input_size, width = image_encoder.input_size, image_encoder.width
+        self.input_size = int(input_size or (RESNET_INPUT if backbone == "resnet152" else 64))
         self.width = int(width)
-        self.encoder = self._build_encoder(backbone_weights)
+        self.encoder = self._build_encoder(backbone_weights, image_encoder)
         vocabulary = tokenizer.vocabulary_size()
         self.embedding = keras.layers.Embedding(vocabulary, self.feature_dim, name="embedding")
         self.cell = TorchLSTMCell(self.units, name="lstm_cell")
@@ -131,12 +142,21 @@ class STREAMCaptioner(keras.Model):
         self.accuracy_tracker = keras.metrics.Mean(name="word_accuracy")
         self.build()
 
-    def _build_encoder(self, backbone_weights):
+    def _build_encoder(self, backbone_weights, image_encoder):
         size = self.input_size
-        if self.backbone == "cnn":
+        if self.backbone in ("cnn", "damsm"):
             if size % 16:
                 raise ValueError(f"input_size must be a multiple of 16, got {size}")
             trunk = cnn_trunk(size, self.width)
+            if self.backbone == "damsm":
+                if image_encoder is None and backbone_weights != ARCHITECTURE_ONLY:
+                    raise ValueError(
+                        "The \"damsm\" captioner backbone needs the pretrained DAMSM image "
+                        "encoder: pass image_encoder= (`pretrain captioner --backbone damsm "
+                        "--text-encoder DIR` reads DIR's).")
+                if image_encoder is not None:
+                    trunk.set_weights(image_encoder.trunk.get_weights())
+                trunk.trainable = False  # its BatchNorm layers then run in inference mode
             images, features = trunk.input, trunk.output[1]
         else:
             if backbone_weights is None:
@@ -244,4 +264,5 @@ class STREAMCaptioner(keras.Model):
         return {**super().get_config(), "tokenizer": keras.layers.serialize(self.tokenizer),
                 "backbone": self.backbone, "feature_dim": self.feature_dim, "units": self.units,
                 "input_size": self.input_size, "width": self.width,
+                # A saved captioner carries its backbone's weights.
                 "backbone_weights": None if self.backbone == "cnn" else ARCHITECTURE_ONLY}

@@ -181,6 +181,36 @@ def test_a_short_fit_teaches_the_captioner_its_captions(text_encoder):
     assert history["word_accuracy"][-1] > history["word_accuracy"][0] + 0.3
 
 
+def test_the_damsm_backbone_is_the_image_encoders_trunk_frozen(text_encoder, batch, tmp_path):
+    image_encoder = DAMSMImageEncoder(feature_dim=8, width=4, input_size=16)
+    for v in image_encoder.trunk.weights:  # not the initial values (BatchNorm's are 0 and 1)
+        v.assign(normal(*v.shape))
+    captioner = STREAMCaptioner(text_encoder.tokenizer, backbone="damsm", feature_dim=8,
+                                units=8, image_encoder=image_encoder)
+    assert captioner.input_size == 16 and captioner.width == 4  # the encoder's
+    trunk = [v for v in captioner.encoder.weights if "projection" not in v.path]
+    assert len(trunk) == len(image_encoder.trunk.weights)
+    for ours, theirs in zip(trunk, image_encoder.trunk.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    # Only the projection and the decoder train; the trunk's BatchNorm runs on its statistics.
+    assert not any(v is t for v in captioner.trainable_variables for t in trunk)
+    before = [v.numpy() for v in trunk]
+    captioner.compile(keras.optimizers.Adam(1e-2))
+    one = {"image": batch["image"], "tokens": batch["tokens"]}
+    captioner.fit(tf.data.Dataset.from_tensors(one), epochs=1, verbose=0)
+    for value, v in zip(before, trunk):
+        np.testing.assert_array_equal(value, v.numpy())
+    path = tmp_path / "captioner.keras"
+    captioner.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(loaded(batch["image"], batch["tokens"]),
+                               captioner(batch["image"], batch["tokens"]), atol=1e-6)
+    with pytest.raises(ValueError, match="needs the pretrained DAMSM image encoder"):
+        STREAMCaptioner(text_encoder.tokenizer, backbone="damsm")
+    with pytest.raises(ValueError, match="image_encoder is for"):
+        STREAMCaptioner(text_encoder.tokenizer, image_encoder=image_encoder)
+
+
 # -- the model -------------------------------------------------------------------------------
 @pytest.mark.slow  # builds the full-size 256×256 networks
 def test_parameter_counts_equal_the_official_code():
