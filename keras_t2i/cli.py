@@ -433,9 +433,19 @@ def _run_serve(args):
     else:
         base = Path(args.model_base_path)
         models = {args.model_name or base.resolve().name: str(base)}
+    batching = None
+    if args.batching_parameters_file and not args.enable_batching:
+        raise ValueError("--batching-parameters-file is read with --enable-batching only; "
+                         "give both (as TF Serving's --enable_batching "
+                         "--batching_parameters_file).")
+    if args.enable_batching:
+        from keras_t2i.serving.batching import BatchingParameters
+
+        batching = (BatchingParameters.from_file(args.batching_parameters_file)
+                    if args.batching_parameters_file else BatchingParameters())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve(models, host=args.host, port=args.port, rest_port=args.rest_port,
-          poll_seconds=args.poll_seconds, limits=serving_limits(args))
+          poll_seconds=args.poll_seconds, limits=serving_limits(args), batching=batching)
     return 0
 
 
@@ -466,6 +476,14 @@ def _add_serve_parser(commands):
                        help="REST port, TF Serving's /v1/models API (default 8501; 0: none)")
     serve.add_argument("--poll-seconds", type=float, default=1.0,
                        help="how often to look for new versions (default 1)")
+    serve.add_argument("--enable-batching", action="store_true",
+                       help="merge concurrent requests into batched model runs, as TF "
+                            "Serving's --enable_batching (off by default)")
+    serve.add_argument("--batching-parameters-file", metavar="FILE",
+                       help="TF Serving's BatchingParameters text proto, e.g. "
+                            "serving/batching_parameters.txt (default: TF Serving's "
+                            "defaults: max_batch_size 1000, batch_timeout_micros 0, "
+                            "max_enqueued_batches 10, a batch thread per core)")
     limits = ServingLimits()
     group = serve.add_argument_group(
         "request limits", "what one request may ask (serving/README.md, 'Limits'); each is "

@@ -15,12 +15,13 @@ log = logging.getLogger("keras_t2i.serve")
 
 def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, rest_port=8501,
           poll_seconds=1.0, limits: ServingLimits | None = None, grace_seconds=10.0,
-          ready=None):
+          ready=None, batching=None):
     """Serves gRPC on ``port`` and REST on ``rest_port`` (0: no REST) until SIGTERM or SIGINT,
     then finishes the requests in flight (up to ``grace_seconds``) and returns. ``ready`` (a
-    callable) gets the bound gRPC port once serving."""
+    callable) gets the bound gRPC port once serving. ``batching`` (BatchingParameters)
+    merges concurrent requests into batched runs (``batching.py``)."""
     registry = ModelRegistry(models, poll_seconds)
-    service = Service(registry, limits)
+    service = Service(registry, limits, batching)
     server, bound = build_server(service, host, port)
     rest = None
     if rest_port:
@@ -35,8 +36,9 @@ def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, rest_port=8501,
         if served.current is None:
             log.warning("No version of %s under %s yet; it will be served once exported.",
                         served.name, served.base_path)
-    log.info("Serving %s on %s:%d (gRPC)%s", ", ".join(registry.models), host, bound,
-             f" and {host}:{rest_bound} (REST)" if rest else "")
+    log.info("Serving %s on %s:%d (gRPC)%s%s", ", ".join(registry.models), host, bound,
+             f" and {host}:{rest_bound} (REST)" if rest else "",
+             "" if batching is None else f", batching {batching}")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -49,6 +51,7 @@ def serve(models: dict, host="127.0.0.1", port=DEFAULT_PORT, rest_port=8501,
             rest.shutdown()
         server.stop(grace_seconds).wait()
     finally:
+        service.stop()
         registry.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

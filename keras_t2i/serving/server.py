@@ -45,6 +45,8 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_t2i.serving.batching import Batcher, BatchingParameters
+from keras_t2i.serving.batching import RequestError as _Abort
 from keras_t2i.serving.layout import IMAGES_SIGNATURE, read_warmup, scan_versions
 from keras_t2i.serving.limits import ServingLimits
 from keras_t2i.serving.savedmodel import LocalModel, error_message
@@ -58,15 +60,6 @@ LOAD_RETRY_SECONDS = 30
 # The batch limit of an export whose metadata names none (keras_t2i exports always do).
 FALLBACK_MAX_BATCH = 64
 _WORD = re.compile(r"\w+")
-
-
-class _Abort(Exception):
-    """A request error: the gRPC status code and the message sent back."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def parse_model_config(path, base_path_map=None) -> dict[str, tuple[str, int | None]]:
@@ -427,12 +420,22 @@ class Service:
     Args:
         registry: ModelRegistry.
         limits: ServingLimits. Defaults to ``ServingLimits()``.
+        batching: BatchingParameters, or None (the default) to run each request as sent.
+            With batching, model runs are the batch threads' (``num_batch_threads`` at once)
+            and requests wait in the batcher's queues rather than for a worker slot.
     """
 
-    def __init__(self, registry: ModelRegistry, limits: ServingLimits | None = None):
+    def __init__(self, registry: ModelRegistry, limits: ServingLimits | None = None,
+                 batching: BatchingParameters | None = None):
         self.registry = registry
         self.limits = limits or ServingLimits()
         self.admission = Admission(self.limits.max_workers, self.limits.max_queue)
+        self.batcher = None if batching is None else Batcher(batching)
+
+    def stop(self):
+        """Runs the batches still queued, then ends the batch threads."""
+        if self.batcher is not None:
+            self.batcher.stop()
 
     def deadline(self, client_seconds: float | None = None) -> float:
         """The monotonic time a request must finish by: the server's ``request_timeout`` or
@@ -454,11 +457,11 @@ def predict(service: Service, request, deadline: float) -> predict_pb2.PredictRe
     max_batch = int(model.metadata.get("max_batch") or FALLBACK_MAX_BATCH)
     inputs = _tensor_inputs(signature_def, request, max_batch, service.limits)
     aliases = _output_aliases(signature_def, request)
-    with service.admission.slot(deadline):
-        try:
-            outputs = model.signatures[name](**inputs)
-        except tf.errors.OpError as err:
-            raise _model_error(err) from None
+    if service.batcher is not None:
+        outputs = _batched(service.batcher, model, name, inputs, aliases, deadline, max_batch)
+    else:
+        with service.admission.slot(deadline):
+            outputs = _run_signature(model, name, inputs)
     response = predict_pb2.PredictResponse()
     response.model_spec.name = request.model_spec.name
     response.model_spec.version.value = model.version
@@ -466,6 +469,35 @@ def predict(service: Service, request, deadline: float) -> predict_pb2.PredictRe
     for alias in aliases:
         response.outputs[alias].CopyFrom(tf.make_tensor_proto(np.asarray(outputs[alias])))
     return response
+
+
+def _run_signature(model, name, inputs) -> dict:
+    try:
+        return model.signatures[name](**inputs)
+    except tf.errors.OpError as err:
+        raise _model_error(err) from None
+
+
+def _batched(batcher, model, name, inputs, aliases, deadline, max_batch) -> dict:
+    """The request's outputs from a batched run (TF Serving's checks on the inputs first)."""
+    rows = {alias: int(t.shape[0]) if t.shape.rank else None for alias, t in inputs.items()}
+    if None in rows.values():
+        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                     "Batching Run() input tensors must have at least one dimension")
+    if len(set(rows.values())) > 1:
+        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                     "Batching Run() input tensors must have equal 0th-dimension size "
+                     f"(got {rows})")
+    dtypes = {alias: t.dtype for alias, t in inputs.items()}
+
+    def run(merged):
+        outputs = _run_signature(model, name, {alias: tf.constant(value, dtype=dtypes[alias])
+                                               for alias, value in merged.items()})
+        return {alias: np.asarray(outputs[alias]) for alias in aliases}
+
+    key = (str(model.directory), name, tuple(aliases))
+    return batcher.submit(key, run, {alias: t.numpy() for alias, t in inputs.items()},
+                          next(iter(rows.values())), deadline, max_rows=max_batch)
 
 
 def model_metadata(service: Service, request, deadline=None):
