@@ -199,6 +199,37 @@ TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects",
         "--no-export"]
 
 
+def concurrent_generate(target, expected, clients, requests) -> tuple[int, list[str]]:
+    """``clients`` threads, each with its own ``Client`` of model "tiny" at ``target``, send
+    ``requests`` one-caption requests (CAPTIONS[i] with SEEDS[i]) and compare each image with
+    ``expected[i]``. Returns (images that matched, failures as text)."""
+    import threading
+
+    import numpy as np
+
+    from keras_t2i.serving.client import Client
+
+    failures, done = [], []
+
+    def worker(k):
+        with Client(target, "tiny") as client:
+            for r in range(requests):
+                i = (k + r) % len(CAPTIONS)
+                try:
+                    image = client.generate([CAPTIONS[i]], [SEEDS[i]])[0]
+                    np.testing.assert_array_equal(image, expected[i])
+                    done.append(1)
+                except Exception as err:  # collected, so every thread finishes
+                    failures.append(repr(err))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(done), failures
+
+
 def tiny_train(out, encoder_dir, **kwargs):
     """A tiny training run (16×16, nf 4, batch 4) with the test DAMSM pair, no export."""
     from keras_t2i.training import train

@@ -9,7 +9,7 @@ import time
 import grpc
 import numpy as np
 import pytest
-from fixtures import CAPTIONS, SEEDS
+from fixtures import concurrent_generate
 
 from keras_t2i.serving.batching import Batcher, BatchingParameters, RequestError
 from keras_t2i.serving.client import Client
@@ -155,32 +155,15 @@ def test_the_batching_server_gives_each_caption_its_unbatched_image(exported):
         max_batch_size=8, allowed_batch_sizes=(4, 8), batch_timeout_micros=100_000,
         num_batch_threads=2))
     server, port = build_server(service, port=0)
-    failures, done = [], []
-
-    def worker(k):
-        with Client(f"127.0.0.1:{port}", "tiny") as client:
-            for r in range(3):
-                i = (k + r) % len(CAPTIONS)
-                try:
-                    image = client.generate([CAPTIONS[i]], [SEEDS[i]])[0]
-                    np.testing.assert_array_equal(image, exported["images"][i])
-                    done.append(1)
-                except Exception as err:  # collected, so every thread finishes
-                    failures.append(repr(err))
-
     try:
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        done, failures = concurrent_generate(f"127.0.0.1:{port}", exported["images"], 6, 3)
         with Client(f"127.0.0.1:{port}", "tiny") as client:  # an empty caption fails alone
             with pytest.raises(Exception, match="empty"):
                 client.generate([""], [0])
     finally:
         server.stop(None)
         service.stop()
-    assert not failures and len(done) == 18
+    assert not failures and done == 18
     assert max(service.batcher.merged) > 1  # some requests did share a run
 
 

@@ -13,7 +13,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import CAPTIONS, SEEDS, serve_process
+from fixtures import CAPTIONS, SEEDS, concurrent_generate, serve_process
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -285,25 +285,8 @@ def test_rest_api_answers_like_tf_serving(server, exported):
 
 
 def test_concurrent_clients_all_get_their_images(server, exported):
-    failures, done = [], []
-
-    def worker(k):
-        with Client(server["target"], "tiny") as client:
-            for r in range(5):
-                i = (k + r) % len(CAPTIONS)
-                try:
-                    image = client.generate([CAPTIONS[i]], [SEEDS[i]])[0]
-                    np.testing.assert_array_equal(image, exported["images"][i])
-                    done.append(1)
-                except Exception as err:  # collected, so every thread finishes
-                    failures.append(repr(err))
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures and len(done) == 40
+    done, failures = concurrent_generate(server["target"], exported["images"], 8, 5)
+    assert not failures and done == 40
 
 
 def test_a_newly_exported_version_is_picked_up(server, exported):
