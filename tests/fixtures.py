@@ -199,6 +199,21 @@ TINY = ["--image-size", "16", "--nf", "4", "--batch-size", "4", "--max-objects",
         "--no-export"]
 
 
+def raw_predict(target, inputs, name="tiny", signature=""):
+    """One PredictRequest of these TensorProtos, with the real gRPC stub (60 s deadline)."""
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    for key, proto in inputs.items():
+        request.inputs[key].CopyFrom(proto)
+    with grpc.insecure_channel(target) as channel:
+        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request,
+                                                                                  timeout=60)
+
+
 def concurrent_generate(target, expected, clients, requests) -> tuple[int, list[str]]:
     """``clients`` threads, each with its own ``Client`` of model "tiny" at ``target``, send
     ``requests`` one-caption requests (CAPTIONS[i] with SEEDS[i]) and compare each image with

@@ -457,7 +457,9 @@ def predict(service: Service, request, deadline: float) -> predict_pb2.PredictRe
     max_batch = int(model.metadata.get("max_batch") or FALLBACK_MAX_BATCH)
     inputs = _tensor_inputs(signature_def, request, max_batch, service.limits)
     aliases = _output_aliases(signature_def, request)
-    if service.batcher is not None:
+    # A request of no rows runs alone, as it would unbatched (the model answers it).
+    empty = any(t.shape.rank and t.shape[0] == 0 for t in inputs.values())
+    if service.batcher is not None and not empty:
         outputs = _batched(service.batcher, model, name, inputs, aliases, deadline, max_batch)
     else:
         with service.admission.slot(deadline):

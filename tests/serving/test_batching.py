@@ -9,7 +9,8 @@ import time
 import grpc
 import numpy as np
 import pytest
-from fixtures import concurrent_generate
+import tensorflow as tf
+from fixtures import concurrent_generate, raw_predict
 
 from keras_t2i.serving.batching import Batcher, BatchingParameters, RequestError
 from keras_t2i.serving.client import Client
@@ -160,6 +161,10 @@ def test_the_batching_server_gives_each_caption_its_unbatched_image(exported):
         with Client(f"127.0.0.1:{port}", "tiny") as client:  # an empty caption fails alone
             with pytest.raises(Exception, match="empty"):
                 client.generate([""], [0])
+        inputs = {"captions": tf.make_tensor_proto(np.array([], dtype=object), tf.string),
+                  "seeds": tf.make_tensor_proto(np.array([], np.int64))}
+        with pytest.raises(grpc.RpcError, match="captions is empty"):  # as unbatched
+            raw_predict(f"127.0.0.1:{port}", inputs)
     finally:
         server.stop(None)
         service.stop()

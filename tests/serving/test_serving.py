@@ -13,9 +13,9 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import CAPTIONS, SEEDS, concurrent_generate, serve_process
+from fixtures import CAPTIONS, SEEDS, concurrent_generate, raw_predict, serve_process
 from PIL import Image
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 
 import keras_t2i as kt
 from keras_t2i.export import export_saved_model
@@ -186,17 +186,6 @@ def test_clients_check_caption_words_with_the_tokenize_signature(server, exporte
     np.testing.assert_array_equal(tokens, tokenizer(tf.constant(captions)).numpy())
 
 
-def _raw_predict(target, inputs, name="tiny", signature=""):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = name
-    request.model_spec.signature_name = signature
-    for key, proto in inputs.items():
-        request.inputs[key].CopyFrom(proto)
-    with grpc.insecure_channel(target) as channel:
-        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request,
-                                                                                  timeout=60)
-
-
 def test_bad_requests_get_their_status_and_the_server_keeps_serving(server, exported):
     target = server["target"]
     client = Client(target, "tiny")
@@ -229,7 +218,7 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(server, expo
     ]
     for inputs, message in raw:
         with pytest.raises(grpc.RpcError) as err:
-            _raw_predict(target, inputs)
+            raw_predict(target, inputs)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert message in err.value.details(), err.value.details()
     np.testing.assert_array_equal(client.generate(CAPTIONS, SEEDS), exported["images"])
