@@ -222,7 +222,7 @@ class Batcher:
         with self._lock:
             if self._stopped:
                 raise RequestError(grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
-            batches = self._queues.setdefault(key, [])
+            batches = self._queues.get(key, [])
             last = batches[-1] if batches else None
             if last is None or last.closed or last.rows + rows > limit:
                 if last is not None:
@@ -233,6 +233,7 @@ class Batcher:
                                         "submitted is full")
                 last = _Batch(run)
                 batches.append(last)
+                self._queues[key] = batches
             last.tasks.append(task)
             last.rows += rows
             if last.rows == limit:
