@@ -22,7 +22,7 @@ import tensorflow as tf
 from common import header
 
 import keras_t2i as kt
-from keras_t2i.export import to_uint8
+from keras_t2i.models.base import to_uint8
 from keras_t2i.serving.savedmodel import LocalModel
 from keras_t2i.text.damsm import DAMSMTextEncoder
 
