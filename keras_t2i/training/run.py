@@ -176,7 +176,12 @@ def data_protocol(config: dict) -> dict:
 
 def _grid_captions(config, tokenizer):
     if config["data"] == "shapes":
-        return list(SHAPES_GRID_CAPTIONS)
+        # Scenes of the run's fewest objects: each caption joined with the next ones (their
+        # positions differ), so a model trained on scenes of two or more draws what it knows.
+        n = int(config["data_options"].get("min_objects", 1))
+        count = len(SHAPES_GRID_CAPTIONS)
+        return [" and ".join(SHAPES_GRID_CAPTIONS[(i + j) % count] for j in range(n))
+                for i in range(count)]
     batch = next(iter(kt_data.load(config["data"], "test", data_dir=config["data_dir"],
                                    batch_size=8, tokenizer=tokenizer, image_size=32)))
     return [c.decode() for c in batch["caption"].numpy()]

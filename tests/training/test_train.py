@@ -366,3 +366,18 @@ def stages_of_seed(gan, captions, seeds):
     """Every stage of the grid's images, row-major: seed ``seeds[r]`` for every caption."""
     rows = [gan.generate_stages(captions, seeds=[s] * len(captions)) for s in seeds]
     return [np.concatenate(stage) for stage in zip(*rows)]
+
+
+def test_the_shapes_grid_has_scenes_of_the_runs_fewest_objects():
+    from keras_t2i.training.run import _grid_captions
+
+    one = _grid_captions({"data": "shapes", "data_options": {}}, None)
+    assert one == list(SHAPES_GRID_CAPTIONS)
+    three = _grid_captions({"data": "shapes", "data_options": {"min_objects": 3}}, None)
+    assert len(three) == len(SHAPES_GRID_CAPTIONS)
+    for caption in three:
+        phrases = caption.split(" and ")
+        assert len(set(phrases)) == 3 and set(phrases) <= set(SHAPES_GRID_CAPTIONS), caption
+    unknown, _ = kt.data.caption_tokenizer("shapes", max_objects=3).check_words(
+        tf.constant(three))
+    assert not any(w for row in unknown.numpy() for w in row)  # Shapes' own words
