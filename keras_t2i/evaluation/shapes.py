@@ -145,7 +145,7 @@ def evaluate_shapes(generator, num_images=1000, seed=0, max_objects=None, damsm_
     scenes = _shapes_scenes(num_images, max_objects, data_seed, min_objects=min_objects)
     captions = [scene.captions[0] for scene in scenes]
     diverse = bool(diversity_captions) and not real
-    holdout = () if real else generator.holdout
+    holdout = () if real or probe_images <= 0 else generator.holdout
     disentangle = not real and max_objects >= 2 and probe_images > 0
     phases = Phases(["generate", "oracle", "reference", "r_precision" if damsm_dir else "",
                      "diversity" if diverse else "", "holdout" if holdout else "",

@@ -199,5 +199,7 @@ def test_the_multipart_baseline_trains_and_cannot_grow(tmp_path, scene_encoder_d
                          probe_images=20)
     names = {m["name"] for m in report["metrics"]}
     assert {"holdout_pair_20", "holdout_seen_pair_20", "disentangle_other_20"} <= names
+    plain = ev.evaluate(run=str(run), num_images=200, diversity_captions=0, probe_images=0)
+    assert not any(m["name"].startswith(("holdout", "disentangle")) for m in plain["metrics"])
     with pytest.raises(ValueError, match="one generator per part"):
         ev.evaluate(run=str(run), num_parts=4, min_objects=4, max_objects=4, num_images=200)
