@@ -109,8 +109,8 @@ def main():
         extra = {"captioner": args.captioner_dir} if args.model == "mirrorgan" else {}
         train(strategy=name, model=args.model, out=args.train_out, text_encoder=args.encoder_dir,
               batch_size=GLOBAL_BATCH, steps=3, checkpoint_every=2, sample_every=2, **extra,
-              data_options={"max_objects": 1}, export_dir=args.train_out + "/export",
-              **MODELS[args.model])
+              data_options={"min_objects": 1, "max_objects": 1},
+              export_dir=args.train_out + "/export", **MODELS[args.model])
 
 
 if __name__ == "__main__":

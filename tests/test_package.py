@@ -165,8 +165,13 @@ def test_every_family_loads_with_keras_after_import_keras_t2i(exported, tmp_path
         exported["gan"].text_encoder,
         kt.models.STREAMCaptioner(tokenizer, feature_dim=8, units=8, width=4, input_size=16),
         image_size=64, stages=2, gf_dim=2, df_dim=2, r_num=1, max_batch=8)
+    parts = dict(image_size=16, nf=4, num_parts=2, part_dim=4, query_dim=8,
+                 feature_channels=4, max_batch=8)
+    memorygan = kt.models.MemoryGAN(exported["gan"].text_encoder, **parts)
+    multipart = kt.models.MultiPartGAN(exported["gan"].text_encoder, **parts)
     # One trained-or-not model per family.
-    models = {"dfgan": exported["gan"], "dmgan": dmgan, "mirrorgan": mirrorgan}
+    models = {"dfgan": exported["gan"], "dmgan": dmgan, "mirrorgan": mirrorgan,
+              "memorygan": memorygan, "multipart": multipart}
     assert set(models) == set(registry.family_names()), "a family without a test model"
     paths = {}
     for name, model in models.items():
