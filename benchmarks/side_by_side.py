@@ -27,6 +27,7 @@ section.
 """
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -47,12 +48,22 @@ PEER = ROOT.parent / "shared" / "bench" / "peer_dfgan.py"
 CAPTION = "a big red circle in the center"
 
 
-def calib_gflops():
-    """The peer harness's own machine probe (imported, so both sides print the same one)."""
+@functools.cache
+def _peer_module():
     spec = importlib.util.spec_from_file_location("peer_dfgan", PEER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.calib_gflops()
+    return module
+
+
+def calib_gflops():
+    """The peer harness's own machine probe (imported, so both sides print the same one)."""
+    return _peer_module().calib_gflops()
+
+
+def peer_key(key):
+    """The peer row a row of ours is compared with: end to end against the peer's G alone."""
+    return ("G alone", key[1], key[2]) if key[0] == "end to end" else key
 
 
 def pairs(text):
@@ -143,8 +154,7 @@ def main():
     keys = ([("train", s, b) for s, b in train] + [("G alone", s, b) for s, b in infer]
             + [("end to end", s, b) for s, b in infer])
     for key in keys:
-        peer_key = key if key[0] != "end to end" else ("G alone", key[1], key[2])
-        peer = [p[peer_key] for p in peers]
+        peer = [p[peer_key(key)] for p in peers]
         mine = [o[key] for o in ours]
         ratios = [m[0] / p[0] for m, p in zip(mine, peer)]
         label = f"{key[0]} {key[1]}×{key[1]} batch {key[2]}"
@@ -156,8 +166,7 @@ def main():
               f"{joined([m[0] for m in mine], '{:.2f}')} | {joined(ratios, '{:.2f}×')} | "
               f"{joined([p[1] for p in peer], '{:.0f}')} | "
               f"{joined([m[1] for m in mine], '{:.0f}')} |")
-    medians = {key: statistics.median(o[key][0] / p[key if key[0] != 'end to end' else
-                                                      ('G alone', key[1], key[2])][0]
+    medians = {key: statistics.median(o[key][0] / p[peer_key(key)][0]
                                       for o, p in zip(ours, peers)) for key in keys}
     print("\nMedian ratios: " + ", ".join(f"{k[0]} {k[1]}:{k[2]} {v:.2f}×"
                                          for k, v in medians.items()))
