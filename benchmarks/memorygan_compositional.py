@@ -37,6 +37,13 @@ ROWS = {
     "multipart": ("Multi-generator baseline (K = 3)", "multipart", {"num_parts": 3}),
     "no-feedback": ("MemoryGAN without feedback", "memorygan",
                     {"num_parts": 3, "feedback": False}),
+    # The two options against the inverted masks (compositor.py): a background that cannot
+    # read the caption, in front of the parts at the start.
+    "memorygan-objects": ("MemoryGAN, text-free background in front (b = 2)", "memorygan",
+                          {"num_parts": 3, "text_background": False, "background_logit": 2.0}),
+    "multipart-objects": ("Multi-generator baseline, text-free background in front (b = 2)",
+                          "multipart",
+                          {"num_parts": 3, "text_background": False, "background_logit": 2.0}),
     "dfgan": ("DF-GAN", "dfgan", {}),
 }
 COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape", "{:.1%}"),

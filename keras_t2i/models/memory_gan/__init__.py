@@ -25,9 +25,12 @@ _PART_OPTIONS = {
     "query_dim": (int, "width of a part's query code"),
     "feature_channels": (int, "channels of the part feature maps"),
     "mask_entropy_weight": (float, "weight of the part masks' entropy (0: off)"),
+    "text_background": (bool, "the background's features read the sentence "
+                              "(--no-text-background: only the scene code)"),
+    "background_logit": (float, "the background's constant mask logit (parts start at 0)"),
     "gp_weight": (float, "MA-GP weight k"),
 }
-_PART_FIXED = ("nf", "part_dim", "query_dim", "feature_channels")
+_PART_FIXED = ("nf", "part_dim", "query_dim", "feature_channels", "text_background")
 
 FAMILY = Family(
     name="memorygan",

@@ -7,9 +7,19 @@ this package's choice over Composite GAN's sequential alpha-over because (1) the
 symmetric in the parts, so no drawing order is baked into occlusion and a run with more parts
 than trained only adds a channel to it; (2) every part gets gradient at every pixel it
 competes for; (3) the masks sum to 1 by construction, so no mask-coverage regulariser is
-needed to keep the image covered. The background is one more part with a constant logit 0
-and spatially constant features, so a part shows only where its logit beats 0 and the
-others'.
+needed to keep the image covered. The background is one more part with a constant logit b
+(``background_logit``, 0 by default) and spatially constant features, so a part shows only
+where its logit beats b and the others'.
+
+Left alone, that freedom is used against the parts (measured on multi-object Shapes, RESULTS
+"MemoryGAN against the multi-generator baseline"): when the background's features depend on
+the sentence, the parts learn to cover the empty canvas and leave holes where the objects go,
+and the background, coloured by the sentence, fills the holes; the masks are then the
+negatives of the objects, and no part holds an object. Two options close that door (the
+package's own, not the paper's): a background from the scene code alone
+(``text_background=False``), so a captioned object can only come from a part, and a
+background logit above the parts' start (``background_logit`` > 0), so a part must win the
+pixels it draws instead of starting with a 1/(K + 1) share of all of them.
 """
 
 from __future__ import annotations
@@ -22,19 +32,21 @@ from keras_t2i.layers.torch_init import build_torch_layer
 from keras_t2i.models.df_gan.df_gan_layers import conv
 
 
-def compose(features, mask_logits, background):
+def compose(features, mask_logits, background, background_logit=0.0):
     """Fuses parts by the softmax of their pseudo-depths.
 
     Args:
         features: float (batch, K, h, w, C), the parts' feature maps.
         mask_logits: float32 (batch, K, h, w, 1), their pseudo-depths.
-        background: float (batch, C), the background's features (logit 0 everywhere).
+        background: float (batch, C), the background's features.
+        background_logit: float. The background's pseudo-depth, the same everywhere.
 
     Returns:
         (fused (batch, h, w, C), masks float32 (batch, h, w, K + 1): channel 0 the background,
         channel k the k-th part; they sum to 1 at every pixel).
     """
-    logits = ops.concatenate([ops.zeros_like(mask_logits[:, :1]), mask_logits], axis=1)
+    logits = ops.concatenate([ops.full_like(mask_logits[:, :1], background_logit),
+                              mask_logits], axis=1)
     masks = ops.softmax(logits, axis=1)                                    # (B, K+1, h, w, 1)
     shape = ops.shape(features)
     parts = ops.concatenate([

@@ -56,6 +56,10 @@ class PartGAN(DFGAN):
         part_size: int or None. The side of the part maps; None: image_size / 2.
         mask_entropy_weight: float. λ of the mask-entropy regulariser (``MaskEntropyTerm``;
             tracked as ``mask_entropy``). 0, the default, turns it off.
+        text_background: bool. The background's features read the sentence (True, the
+            default) or only z (False: every captioned object must come from a part).
+        background_logit: float. The background's constant pseudo-depth; above 0, parts start
+            behind it and must win their pixels. Defaults to 0.
         **kwargs: DF-GAN's (``noise_dim``, ``gp_weight``, ``gp_power``), the base's
             (``mode_seeking``, ``damsm_weight``, the fast-convergence options, ``ema_decay``,
             ``max_batch``) and Keras' (``name``).
@@ -63,7 +67,7 @@ class PartGAN(DFGAN):
 
     def __init__(self, text_encoder, image_size=64, nf=16, num_parts=3, part_dim=32,
                  query_dim=64, feature_channels=32, part_size=None, mask_entropy_weight=0.0,
-                 **kwargs):
+                 text_background=True, background_logit=0.0, **kwargs):
         type(self).check_options(num_parts=num_parts, part_dim=part_dim, query_dim=query_dim,
                                  feature_channels=feature_channels,
                                  mask_entropy_weight=mask_entropy_weight)
@@ -71,6 +75,8 @@ class PartGAN(DFGAN):
         self.query_dim, self.feature_channels = int(query_dim), int(feature_channels)
         self.part_size = None if part_size is None else int(part_size)
         self.mask_entropy_weight = float(mask_entropy_weight)
+        self.text_background, self.background_logit = bool(text_background), float(
+            background_logit)
         super().__init__(text_encoder, image_size=image_size, nf=nf, **kwargs)
 
     @classmethod
@@ -87,7 +93,9 @@ class PartGAN(DFGAN):
         """The constructor arguments both part generators share."""
         return {"image_size": self.image_size, "part_size": self.part_size, "nf": self.nf,
                 "noise_dim": noise_dim, "part_dim": self.part_dim, "cond_dim": self.cond_dim,
-                "query_dim": self.query_dim, "feature_channels": self.feature_channels}
+                "query_dim": self.query_dim, "feature_channels": self.feature_channels,
+                "text_background": self.text_background,
+                "background_logit": self.background_logit}
 
     def build_loss_terms(self):
         terms = super().build_loss_terms()
@@ -130,7 +138,9 @@ class PartGAN(DFGAN):
         return {**super().get_config(), "num_parts": self.num_parts,
                 "part_dim": self.part_dim, "query_dim": self.query_dim,
                 "feature_channels": self.feature_channels, "part_size": self.part_size,
-                "mask_entropy_weight": self.mask_entropy_weight}
+                "mask_entropy_weight": self.mask_entropy_weight,
+                "text_background": self.text_background,
+                "background_logit": self.background_logit}
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")

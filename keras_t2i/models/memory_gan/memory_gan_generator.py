@@ -16,9 +16,10 @@ class PartSceneGenerator(keras.Model):
     """A generator that draws a scene as K parts over a background (the base of MemoryGAN's
     and the multi-generator baseline's generators; they differ only in ``part_maps``).
 
-    The background's features are Dense([z; sentence]) → C, constant over the image, with
-    mask logit 0; the parts come from ``part_maps``; ``compose`` fuses them; ``PartRenderer``
-    draws the image. K is the length of the ``parts`` input.
+    The background's features are Dense([z; sentence]) → C (Dense(z) → C with
+    ``text_background=False``), constant over the image, with mask logit
+    ``background_logit``; the parts come from ``part_maps``; ``compose`` fuses them;
+    ``PartRenderer`` draws the image. K is the length of the ``parts`` input.
 
     Args:
         image_size: int. Defaults to 64.
@@ -29,6 +30,9 @@ class PartSceneGenerator(keras.Model):
         cond_dim: int. The text encoder's width (words and sentence). Defaults to 256.
         query_dim: int. A part query's width. Defaults to 64.
         feature_channels: int. C, the part features' channels. Defaults to 32.
+        text_background: bool. The background's features read the sentence. Defaults to True
+            (the compositor's docstring says when False is better).
+        background_logit: float. The background's constant pseudo-depth. Defaults to 0.
 
     Call arguments:
         noise: float (batch, noise_dim).
@@ -43,13 +47,16 @@ class PartSceneGenerator(keras.Model):
     """
 
     def __init__(self, image_size=64, part_size=None, nf=16, noise_dim=100, part_dim=32,
-                 cond_dim=256, query_dim=64, feature_channels=32, **kwargs):
+                 cond_dim=256, query_dim=64, feature_channels=32, text_background=True,
+                 background_logit=0.0, **kwargs):
         super().__init__(**kwargs)
         self.image_size = int(image_size)
         self.part_size = self.image_size // 2 if part_size is None else int(part_size)
         self.nf, self.noise_dim, self.part_dim = int(nf), int(noise_dim), int(part_dim)
         self.cond_dim, self.query_dim = int(cond_dim), int(query_dim)
         self.feature_channels = int(feature_channels)
+        self.text_background, self.background_logit = bool(text_background), float(
+            background_logit)
         self.background = keras.layers.Dense(self.feature_channels, name="background")
         self.renderer = PartRenderer(self.image_size, self.part_size, self.nf,
                                      self.feature_channels, name="renderer")
@@ -63,7 +70,7 @@ class PartSceneGenerator(keras.Model):
         raise NotImplementedError
 
     def build(self, *shapes):
-        self.background.build((None, self.noise_dim + self.cond_dim))
+        self.background.build((None, self.noise_dim + self.cond_dim * self.text_background))
         self.renderer.build((None, self.part_size, self.part_size, self.feature_channels))
         self.build_parts()
         self.built = True
@@ -76,15 +83,17 @@ class PartSceneGenerator(keras.Model):
     def call(self, noise, parts, sentence, words, word_mask, training=None):
         sentence = ops.cast(sentence, noise.dtype)
         features, logits, attention = self.part_maps(noise, parts, sentence, words, word_mask)
-        background = self.background(ops.concatenate([noise, sentence], axis=-1))
-        fused, masks = compose(features, logits, background)
+        scene = ops.concatenate([noise, sentence], axis=-1) if self.text_background else noise
+        fused, masks = compose(features, logits, self.background(scene), self.background_logit)
         return {"images": [self.renderer(fused)], "masks": masks, "attention": attention}
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size,
                 "part_size": self.part_size, "nf": self.nf, "noise_dim": self.noise_dim,
                 "part_dim": self.part_dim, "cond_dim": self.cond_dim,
-                "query_dim": self.query_dim, "feature_channels": self.feature_channels}
+                "query_dim": self.query_dim, "feature_channels": self.feature_channels,
+                "text_background": self.text_background,
+                "background_logit": self.background_logit}
 
 
 @keras.saving.register_keras_serializable(package="keras_t2i")

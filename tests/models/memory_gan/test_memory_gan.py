@@ -103,6 +103,38 @@ def test_mask_entropy_is_0_for_one_part_and_1_for_an_even_share():
     assert float(losses.mask_entropy(tf.fill((2, 4, 4, 5), 0.2))) == pytest.approx(1.0)
 
 
+def test_the_background_logit_sets_the_backgrounds_share():
+    from keras_t2i.models.memory_gan import compose
+
+    features, logits = normal(2, 3, 4, 4, 5), tf.zeros((2, 3, 4, 4, 1))
+    background = normal(2, 5)
+    fused, masks = compose(features, logits, background)
+    np.testing.assert_allclose(masks.numpy(), 0.25, rtol=1e-6)  # K + 1 equal pseudo-depths
+    _, masks = compose(features, logits, background, background_logit=2.0)
+    share = np.exp(2.0) / (np.exp(2.0) + 3)
+    np.testing.assert_allclose(masks.numpy()[..., 0], share, rtol=1e-5)
+    np.testing.assert_allclose(masks.numpy().sum(-1), 1.0, rtol=1e-5)
+    # A background far in front hides every part: the fused map is the background's.
+    fused, _ = compose(features, logits, background, background_logit=50.0)
+    np.testing.assert_allclose(fused.numpy(), np.broadcast_to(
+        background.numpy()[:, None, None], fused.shape), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [kt.models.MemoryGAN, kt.models.MultiPartGAN])
+def test_a_text_free_background_reads_only_the_scene_code(text_encoder, cls):
+    gan = tiny(text_encoder, cls, text_background=False, background_logit=50.0)
+    assert gan.generator.background.kernel.shape == (100, 4)  # z only, not [z; sentence]
+    # With the parts hidden behind it, the image is the background's: the caption cannot
+    # change it, the seed can.
+    images = gan.generate([A, B], seeds=[3, 3])
+    np.testing.assert_array_equal(images[0], images[1])
+    assert not np.array_equal(gan.generate([A], seeds=[4])[0], images[0])
+    reading = tiny(text_encoder, cls, background_logit=50.0)
+    assert reading.generator.background.kernel.shape == (100 + reading.cond_dim, 4)
+    images = reading.generate([A, B], seeds=[3, 3])
+    assert not np.array_equal(images[0], images[1])
+
+
 # -- the model -------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", [kt.models.MemoryGAN, kt.models.MultiPartGAN])
 def test_images_masks_and_seeds(text_encoder, cls):
@@ -207,6 +239,10 @@ def test_round_trips_and_options(text_encoder, batch, tmp_path, cls):
             cls.check_options(image_size=32, **options)
     no_feedback = tiny(text_encoder, feedback=False)
     assert not no_feedback.generator.rnn.feedback
+    objects = tiny(text_encoder, cls, text_background=False, background_logit=2.0)
+    loaded = kt.models.from_preset(objects.save_to_preset(tmp_path / "objects"))
+    assert not loaded.generator.text_background and loaded.generator.background_logit == 2.0
+    np.testing.assert_array_equal(objects.generate([A], seed=5), loaded.generate([A], seed=5))
 
 
 def test_the_exported_model_follows_caption_and_seed(text_encoder, tmp_path):
