@@ -44,6 +44,28 @@ def test_sentence_feature_is_the_final_state_of_each_direction():
     np.testing.assert_allclose(padded[0], sentence[0], atol=1e-6)
 
 
+def test_the_lstm_skips_columns_of_padding_with_the_same_features():
+    """The encoder cuts the columns that are padding in every row before the LSTM; its
+    features equal the masked LSTM's over all columns (the padded words' are zero), and a
+    batch of no rows or of empty captions still encodes."""
+    enc = tiny_text_encoder()
+    tokens = np.array([[2, 3, 4, 0, 0, 0], [5, 6, 0, 0, 0, 0]], np.int32)
+    words, sentence = enc(tokens, training=False)
+    full, h_forward, _, h_backward, _ = enc.rnn(enc.embedding(tokens),
+                                                mask=tokens != 0, training=False)
+    assert words.shape == (2, 6, 16)
+    np.testing.assert_allclose(words, full, atol=1e-6)
+    np.testing.assert_allclose(sentence, np.concatenate([h_forward, h_backward], -1),
+                               atol=1e-6)
+    assert np.all(np.asarray(words)[:, 3:] == 0.0)
+    graph = tf.function(lambda t: enc(t, training=False),
+                        input_signature=[tf.TensorSpec((None, 6), tf.int32)])  # as exported
+    np.testing.assert_allclose(graph(tokens)[0], words, atol=1e-6)
+    assert graph(np.zeros((0, 6), np.int32))[0].shape == (0, 6, 16)
+    empty_words, empty_sentence = graph(np.zeros((2, 6), np.int32))
+    assert empty_words.shape == (2, 6, 16) and np.all(np.isfinite(empty_sentence))
+
+
 def test_text_encoder_encode_raw_captions():
     enc = tiny_text_encoder()
     words, sentence = enc.encode(["A red circle!", "blue"])

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -72,17 +73,44 @@ def randomise(layer):
         weight.assign(0.3 * RNG.normal(size=weight.shape).astype("float32"))
 
 
-@pytest.mark.parametrize("in_ch,out_ch", [(8, 8), (8, 4)])
-def test_upblock_equals_the_reference_order(in_ch, out_ch):
-    """fuse_0 and the shortcut run before upsampling; the reference runs them after."""
+@pytest.mark.parametrize("in_ch,out_ch,side", [(8, 8, 4), (8, 4, 4), (8, 4, 16), (4, 4, 17)])
+def test_upblock_equals_the_reference_order(in_ch, out_ch, side):
+    """fuse_0 and the shortcut run before upsampling, and from 16×16 the upsampling and
+    conv_0 are one transposed conv; the reference upsamples first and convolves after."""
     block = UpBlock(in_ch, out_ch)
-    x, cond = tensor(2, 4, 4, in_ch), tensor(2, 12)
+    x, cond = tensor(2, side, side, in_ch), tensor(2, 12)
     block(x, cond)
     randomise(block)
     up = block.upsample(x)
     h = block.conv_1(block.fuse_1(block.conv_0(block.fuse_0(up, cond)), cond))
     reference = (up if block.shortcut is None else block.shortcut(up)) + h
     np.testing.assert_allclose(block(x, cond), reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_upsample_conv_is_the_conv_of_the_upsampled_map_with_its_gradients(dtype):
+    from keras_t2i.models.df_gan.df_gan_layers import conv, upsample_conv
+
+    layer = conv(5, 3)
+    if dtype == "bfloat16":  # as under --precision mixed_bfloat16
+        layer.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
+    layer.build((None, 14, 14, 3))
+    randomise(layer)
+    x = tf.cast(tensor(2, 7, 6, 3), dtype)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        mine = upsample_conv(x, layer)
+        reference = layer(tf.cast(tf.repeat(tf.repeat(x, 2, 1), 2, 2), dtype))
+        losses = [tf.reduce_sum(tf.cast(y, "float32") ** 2) for y in (mine, reference)]
+    assert mine.dtype == reference.dtype and mine.shape == (2, 14, 12, 5)
+    tol = 1e-4 if dtype == "float32" else 0.1
+    np.testing.assert_allclose(tf.cast(mine, "float32"), tf.cast(reference, "float32"),
+                               rtol=tol, atol=tol)
+    for a, b in zip(tape.gradient(losses[0], [x, layer.kernel, layer.bias]),
+                    tape.gradient(losses[1], [x, layer.kernel, layer.bias]), strict=True):
+        scale = float(tf.reduce_max(tf.abs(tf.cast(b, "float32"))))
+        np.testing.assert_allclose(tf.cast(a, "float32"), tf.cast(b, "float32"),
+                                   rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("in_ch,out_ch", [(4, 4), (4, 8)])
