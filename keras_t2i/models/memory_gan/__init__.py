@@ -27,7 +27,8 @@ _PART_OPTIONS = {
     "mask_entropy_weight": (float, "weight of the part masks' entropy (0: off)"),
     "text_background": (bool, "the background's features read the sentence "
                               "(--no-text-background: only the scene code)"),
-    "background_logit": (float, "the background's constant mask logit (parts start at 0)"),
+    "background_logit": (float, "the background's constant mask logit (the parts start "
+                                "near 0)"),
     "gp_weight": (float, "MA-GP weight k"),
 }
 _PART_FIXED = ("nf", "part_dim", "query_dim", "feature_channels", "text_background")
