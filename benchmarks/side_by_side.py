@@ -18,12 +18,16 @@ What each row times:
 - ``end to end S:B``: tokens and seeds to uint8 images through the exported SavedModel's
   ``serving_default`` (tokenizer, text encoder, latents from the seeds, G, the uint8 tail):
   what users run. The peer has no such path; its ratio is against its G alone.
+- ``DM-GAN G alone 256:B`` (with ``--dmgan-infer``, needs $DMGAN_SRC): DM-GAN's generator at
+  the CUB config (gf 64, R_NUM 2, three stages to 256×256; 18 word slots, 12 real), compiled,
+  against their ``G_NET`` under ``no_grad`` (``benchmarks/peer_dmgan.py``, which says why it
+  drives no training).
 
 Usage: python benchmarks/side_by_side.py [--rounds 2] [--train 64:8,64:32,256:8]
            [--infer 64:1,64:16] [--threads 2] [--peer-python /tmp/peer/venv/bin/python]
-           [--seconds 10]
-Needs $DFGAN_SRC (and $DFGAN_COMMIT) as in ../shared/bench/README.md. Prints a Markdown
-section.
+           [--seconds 10] [--dmgan-infer 256:1,256:16]
+Needs $DFGAN_SRC (and $DFGAN_COMMIT) as in ../shared/bench/README.md, and $DMGAN_SRC (the
+fetched DM-GAN checkout) for --dmgan-infer. Prints a Markdown section.
 """
 
 import argparse
@@ -45,6 +49,7 @@ from keras_t2i.text.damsm import DAMSMTextEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "bench" / "peer_dfgan.py"
+PEER_DMGAN = ROOT / "benchmarks" / "peer_dmgan.py"
 CAPTION = "a big red circle in the center"
 
 
@@ -87,6 +92,36 @@ def run_peer(python, train, infer, threads):
         elif entry.get("kind") == "train_iter":
             rows[("train", entry["imsize"], entry["batch"])] = (
                 entry["img_per_s"], entry["calib_gflops_before"])
+    return rows
+
+
+def run_peer_dmgan(python, infer, threads):
+    """{("DM-GAN G alone", size, batch): (images/s, probe)} of one DM-GAN peer process."""
+    out = subprocess.run([python, str(PEER_DMGAN), "--infer", infer, "--threads", str(threads)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"the DM-GAN peer harness failed:\n{out.stderr[-3000:]}")
+    rows = {}
+    for line in out.stdout.splitlines():
+        entry = json.loads(line)
+        if entry.get("kind") == "g_infer":
+            rows[("DM-GAN G alone", entry["imsize"], entry["batch"])] = (
+                entry["img_per_s"], entry["calib_gflops_before"])
+    return rows
+
+
+def our_dmgan_rows(infer, seconds, words=18, real_words=12):
+    """Our DM-GAN generator at the CUB config on the peer's inputs, compiled."""
+    rows = {}
+    generator = kt.models.DMGANGenerator(image_size=256, stages=3, gf_dim=64, r_num=2)
+    call = tf.function(lambda *a: generator(*a, training=False)["images"][-1])
+    for size, batch in infer:
+        inputs = (tf.random.normal((batch, 100)), tf.random.normal((batch, 100)),
+                  tf.random.normal((batch, 256)), tf.random.normal((batch, words, 256)),
+                  tf.sequence_mask(tf.fill((batch,), real_words), words))
+        probe = calib_gflops()
+        rows[("DM-GAN G alone", size, batch)] = (
+            rate(lambda x=inputs: call(*x).numpy(), batch, warmup=3, min_seconds=seconds), probe)
     return rows
 
 
@@ -136,23 +171,31 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--peer-python", default="/tmp/peer/venv/bin/python")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--dmgan-infer", default="",
+                        help="DM-GAN generator rows, 256:BATCH,... (needs $DMGAN_SRC)")
     args = parser.parse_args()
     if not os.environ.get("DFGAN_SRC"):
         parser.error("set DFGAN_SRC to the official DF-GAN checkout (../shared/bench/README.md)")
+    if args.dmgan_infer and not os.environ.get("DMGAN_SRC"):
+        parser.error("--dmgan-infer needs DMGAN_SRC, the official DM-GAN checkout")
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    train, infer = pairs(args.train), pairs(args.infer)
+    train, infer, dmgan = pairs(args.train), pairs(args.infer), pairs(args.dmgan_infer)
     peers, ours, exports = [], [], {}
     for _ in range(args.rounds):
         peers.append(run_peer(args.peer_python, args.train, args.infer, args.threads))
         ours.append(our_rows(train, infer, args.seconds, exports))
+        if dmgan:
+            peers[-1].update(run_peer_dmgan(args.peer_python, args.dmgan_infer, args.threads))
+            ours[-1].update(our_dmgan_rows(dmgan, args.seconds))
 
-    print(header("keras_t2i against the official DF-GAN, side by side"))
+    print(header("keras_t2i against the official DF-GAN (and DM-GAN), side by side"))
     print(f"{args.rounds} interleaved rounds (peer, ours, ...), nf 32, {args.threads} threads "
           "each, float32; numpy matmul probe (GFLOP/s) before each row; a / b are the rounds.\n")
     print("| work | official img/s | keras_t2i img/s | ratio | probe peer | probe ours |")
     print("|---|---|---|---|---|---|")
     keys = ([("train", s, b) for s, b in train] + [("G alone", s, b) for s, b in infer]
-            + [("end to end", s, b) for s, b in infer])
+            + [("end to end", s, b) for s, b in infer]
+            + [("DM-GAN G alone", s, b) for s, b in dmgan])
     for key in keys:
         peer = [p[peer_key(key)] for p in peers]
         mine = [o[key] for o in ours]
