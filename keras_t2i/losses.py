@@ -305,3 +305,16 @@ def mask_entropy(masks, eps=1e-8):
     masks = tf.cast(masks, tf.float32)
     entropy = -tf.reduce_sum(masks * tf.math.log(masks + eps), axis=-1)
     return tf.reduce_mean(entropy) / tf.math.log(tf.cast(tf.shape(masks)[-1], tf.float32))
+
+
+def part_area_excess(masks, max_area):
+    """How far the parts' areas go beyond ``max_area``: the mean over images and parts of
+    max(0, a_k − max_area), a_k the share of the image part k's soft mask holds. 0 while every
+    part stays within the bound; the background (channel 0) is free.
+
+    Args:
+        masks: float (B, h, w, K + 1), background first, summing to 1 over the last axis.
+        max_area: float in (0, 1].
+    """
+    areas = tf.reduce_mean(tf.cast(masks[..., 1:], tf.float32), axis=(1, 2))   # (B, K)
+    return tf.reduce_mean(tf.nn.relu(areas - max_area))

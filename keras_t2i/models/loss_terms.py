@@ -211,6 +211,27 @@ class MaskEntropyTerm(LossTerm):
         return losses.mask_entropy(inputs.generated["masks"])
 
 
+class PartAreaTerm(LossTerm):
+    """A coverage prior per part for a part-composing generator (``generated["masks"]``,
+    ``losses.part_area_excess``): a part may hold at most ``max_area`` of the image before it
+    pays, so the empty canvas goes to the background and a part has to be an object. Tracked
+    as ``part_area``, unweighted.
+
+    Args:
+        weight: float. λ.
+        max_area: float in (0, 1]. The share of the image a part may hold for free.
+    """
+
+    name = "part_area"
+
+    def __init__(self, weight, max_area):
+        super().__init__(weight)
+        self.max_area = float(max_area)
+
+    def __call__(self, model, inputs):
+        return losses.part_area_excess(inputs.generated["masks"], self.max_area)
+
+
 class WeightSchedule:
     """A loss weight's factor over training: 1 for ``hold`` generator steps, then down to 0 over
     ``decay`` steps, linearly or along a half cosine (0 from ``hold + decay`` on).

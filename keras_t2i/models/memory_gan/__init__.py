@@ -25,6 +25,8 @@ _PART_OPTIONS = {
     "query_dim": (int, "width of a part's query code"),
     "feature_channels": (int, "channels of the part feature maps"),
     "mask_entropy_weight": (float, "weight of the part masks' entropy (0: off)"),
+    "part_area_weight": (float, "weight of the coverage prior per part (0: off)"),
+    "max_part_area": (float, "the share of the image a part holds before it pays"),
     "text_background": (bool, "the background's features read the sentence "
                               "(--no-text-background: only the scene code)"),
     "background_logit": (float, "the background's constant mask logit (the parts start "

@@ -21,7 +21,8 @@ mechanism), not a port. The choices, each in the module that makes it:
   small local renderer (``compositor``);
 - adversarial training: DF-GAN's discriminator on the whole image with the sentence, its
   hinge loss with mismatched pairs and MA-GP (this class is a DF-GAN with another generator),
-  plus an optional mask-entropy regulariser and every option of the base.
+  plus two optional mask regularisers (the masks' entropy; a coverage prior per part) and
+  every option of the base.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from keras import ops
 
 from keras_t2i import _backend  # noqa: F401
 from keras_t2i.models.df_gan.df_gan import DFGAN
-from keras_t2i.models.loss_terms import MaskEntropyTerm
+from keras_t2i.models.loss_terms import MaskEntropyTerm, PartAreaTerm
 from keras_t2i.models.memory_gan.memory_gan_generator import MemoryGANGenerator
 from keras_t2i.models.memory_gan.memory_gan_presets import PRESETS
 
@@ -56,6 +57,11 @@ class PartGAN(DFGAN):
         part_size: int or None. The side of the part maps; None: image_size / 2.
         mask_entropy_weight: float. λ of the mask-entropy regulariser (``MaskEntropyTerm``;
             tracked as ``mask_entropy``). 0, the default, turns it off.
+        part_area_weight: float. λ of the coverage prior per part (``PartAreaTerm``;
+            tracked as ``part_area``): a part pays for what it holds beyond
+            ``max_part_area`` of the image. 0, the default, turns it off.
+        max_part_area: float in (0, 1]. The share of the image a part holds for free.
+            Defaults to 0.25 (a big Shapes object with its margin is about a tenth).
         text_background: bool. The background's features read the sentence (True, the
             default) or only z (False: every captioned object must come from a part).
         background_logit: float. The background's constant pseudo-depth; above 0, parts start
@@ -67,14 +73,18 @@ class PartGAN(DFGAN):
 
     def __init__(self, text_encoder, image_size=64, nf=16, num_parts=3, part_dim=32,
                  query_dim=64, feature_channels=32, part_size=None, mask_entropy_weight=0.0,
-                 text_background=True, background_logit=0.0, **kwargs):
+                 part_area_weight=0.0, max_part_area=0.25, text_background=True,
+                 background_logit=0.0, **kwargs):
         type(self).check_options(num_parts=num_parts, part_dim=part_dim, query_dim=query_dim,
                                  feature_channels=feature_channels,
-                                 mask_entropy_weight=mask_entropy_weight)
+                                 mask_entropy_weight=mask_entropy_weight,
+                                 part_area_weight=part_area_weight, max_part_area=max_part_area)
         self.num_parts, self.part_dim = int(num_parts), int(part_dim)
         self.query_dim, self.feature_channels = int(query_dim), int(feature_channels)
         self.part_size = None if part_size is None else int(part_size)
         self.mask_entropy_weight = float(mask_entropy_weight)
+        self.part_area_weight, self.max_part_area = float(part_area_weight), float(
+            max_part_area)
         self.text_background, self.background_logit = bool(text_background), float(
             background_logit)
         super().__init__(text_encoder, image_size=image_size, nf=nf, **kwargs)
@@ -85,9 +95,11 @@ class PartGAN(DFGAN):
         for name in ("num_parts", "part_dim", "query_dim", "feature_channels"):
             if name in options and int(options[name]) < 1:
                 raise ValueError(f"{name} must be >= 1, got {options[name]}")
-        if float(options.get("mask_entropy_weight", 0.0)) < 0:
-            raise ValueError(f"mask_entropy_weight must be >= 0, got "
-                             f"{options['mask_entropy_weight']}")
+        for name in ("mask_entropy_weight", "part_area_weight"):
+            if float(options.get(name, 0.0)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        if not 0.0 < float(options.get("max_part_area", 0.25)) <= 1.0:
+            raise ValueError(f"max_part_area must be in (0, 1], got {options['max_part_area']}")
 
     def generator_kwargs(self, noise_dim):
         """The constructor arguments both part generators share."""
@@ -101,6 +113,8 @@ class PartGAN(DFGAN):
         terms = super().build_loss_terms()
         if self.mask_entropy_weight:
             terms.append(MaskEntropyTerm(self.mask_entropy_weight))
+        if self.part_area_weight:
+            terms.append(PartAreaTerm(self.part_area_weight, self.max_part_area))
         return terms
 
     def part_names(self) -> list[str]:
@@ -139,6 +153,8 @@ class PartGAN(DFGAN):
                 "part_dim": self.part_dim, "query_dim": self.query_dim,
                 "feature_channels": self.feature_channels, "part_size": self.part_size,
                 "mask_entropy_weight": self.mask_entropy_weight,
+                "part_area_weight": self.part_area_weight,
+                "max_part_area": self.max_part_area,
                 "text_background": self.text_background,
                 "background_logit": self.background_logit}
 

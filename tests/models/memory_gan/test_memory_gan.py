@@ -103,6 +103,18 @@ def test_mask_entropy_is_0_for_one_part_and_1_for_an_even_share():
     assert float(losses.mask_entropy(tf.fill((2, 4, 4, 5), 0.2))) == pytest.approx(1.0)
 
 
+def test_part_area_excess_charges_only_what_a_part_holds_beyond_the_bound():
+    # Part 1 holds the left half of the image, part 2 nothing, the background the rest.
+    owner = tf.concat([tf.ones((2, 4, 2), tf.int32), tf.zeros((2, 4, 2), tf.int32)], axis=2)
+    masks = tf.one_hot(owner, 3)
+    assert float(losses.part_area_excess(masks, 0.5)) == pytest.approx(0.0, abs=1e-7)
+    # 0.5 − 0.25 for part 1, 0 for part 2, averaged over the two parts.
+    assert float(losses.part_area_excess(masks, 0.25)) == pytest.approx(0.125)
+    # The background is free whatever it holds.
+    assert float(losses.part_area_excess(tf.one_hot(tf.zeros((2, 4, 4), tf.int32), 3),
+                                         0.1)) == 0.0
+
+
 def test_the_background_logit_sets_the_backgrounds_share():
     from keras_t2i.models.memory_gan import compose
 
@@ -180,14 +192,17 @@ def test_memorygan_grows_its_parts_and_the_baseline_cannot(text_encoder):
 
 @pytest.mark.parametrize("cls", [kt.models.MemoryGAN, kt.models.MultiPartGAN])
 def test_one_step_trains_g_and_d_with_every_regulariser(text_encoder, batch, cls):
-    gan = tiny(text_encoder, cls, mode_seeking=1.0, mask_entropy_weight=0.5)
+    gan = tiny(text_encoder, cls, mode_seeking=1.0, mask_entropy_weight=0.5,
+               part_area_weight=1.0, max_part_area=0.05)
     gan.compile()
     g_before = [v.numpy().copy() for v in gan.generator.trainable_variables]
     d_before = [v.numpy().copy() for v in gan.discriminator.trainable_variables]
     logs = gan.train_step(batch)
-    for name in ("d_loss", "g_loss", "ma_gp", "ms", "mask_entropy"):
+    for name in ("d_loss", "g_loss", "ma_gp", "ms", "mask_entropy", "part_area"):
         assert np.isfinite(float(logs[name])), name
     assert 0.0 < float(logs["mask_entropy"]) <= 1.0
+    # The parts start with about 1/(K + 1) of the image each, above the bound of 0.05.
+    assert 0.0 < float(logs["part_area"]) < 1.0
     # Every network of the generator learns (each part generator, the RNN or the static
     # queries, the renderer, the background); single variables may not on the first step (the
     # DF-Blocks' hidden affine layers feed output layers that start at zero).
@@ -234,14 +249,18 @@ def test_round_trips_and_options(text_encoder, batch, tmp_path, cls):
     np.testing.assert_array_equal(gan.generate([A], seed=5), loaded.generate([A], seed=5))
     assert kt.models.registry.family_of(loaded).model_class is cls
     for options, message in (({"num_parts": 0}, "num_parts must be >= 1"),
-                             ({"mask_entropy_weight": -1}, "mask_entropy_weight must be >= 0")):
+                             ({"mask_entropy_weight": -1}, "mask_entropy_weight must be >= 0"),
+                             ({"part_area_weight": -1}, "part_area_weight must be >= 0"),
+                             ({"max_part_area": 0}, r"max_part_area must be in \(0, 1\]")):
         with pytest.raises(ValueError, match=message):
             cls.check_options(image_size=32, **options)
     no_feedback = tiny(text_encoder, feedback=False)
     assert not no_feedback.generator.rnn.feedback
-    objects = tiny(text_encoder, cls, text_background=False, background_logit=2.0)
+    objects = tiny(text_encoder, cls, text_background=False, background_logit=2.0,
+                   part_area_weight=3.0, max_part_area=0.2)
     loaded = kt.models.from_preset(objects.save_to_preset(tmp_path / "objects"))
     assert not loaded.generator.text_background and loaded.generator.background_logit == 2.0
+    assert (loaded.part_area_weight, loaded.max_part_area) == (3.0, 0.2)
     np.testing.assert_array_equal(objects.generate([A], seed=5), loaded.generate([A], seed=5))
 
 
