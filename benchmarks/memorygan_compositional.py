@@ -44,6 +44,16 @@ ROWS = {
     "multipart-objects": ("Multi-generator baseline, text-free background in front (b = 2)",
                           "multipart",
                           {"num_parts": 3, "text_background": False, "background_logit": 2.0}),
+    # The third (loss_terms.PartAreaTerm): on top of those two, a part pays for what it holds
+    # beyond a quarter of the image, so no part can be the canvas.
+    "memorygan-area": ("MemoryGAN, as above + coverage prior per part (λ 10, a ≤ 0.25)",
+                       "memorygan", {"num_parts": 3, "text_background": False,
+                                     "background_logit": 2.0, "part_area_weight": 10.0,
+                                     "max_part_area": 0.25}),
+    "multipart-area": ("Multi-generator baseline, as above + coverage prior per part",
+                       "multipart", {"num_parts": 3, "text_background": False,
+                                     "background_logit": 2.0, "part_area_weight": 10.0,
+                                     "max_part_area": 0.25}),
     "dfgan": ("DF-GAN", "dfgan", {}),
 }
 COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "shape", "{:.1%}"),
