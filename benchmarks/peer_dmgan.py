@@ -17,8 +17,11 @@ needs the DAMSM image encoder (``CNN_ENCODER``), which builds torchvision's Ince
 downloads its ImageNet weights in ``__init__`` — no torchvision imports beside this machine's
 torch wheel, and no download is reachable.
 
-Usage: DMGAN_SRC=/tmp/peer/DM-GAN python benchmarks/peer_dmgan.py [--infer 256:1,256:16]
-           [--threads 2] [--seconds 5]
+Set-up (the peer venv of ../shared/bench/README.md; the numbers use commit d515995):
+    git -C <fetched DM-GAN git dir> archive d515995b6fade48be9762c7f069c9d889d4d5559 \
+        | tar -x -C /tmp/peer/DM-GAN
+Usage: DMGAN_SRC=/tmp/peer/DM-GAN /tmp/peer/venv/bin/python benchmarks/peer_dmgan.py
+           [--infer 256:1,256:16] [--threads 2] [--seconds 5]
 Output: one JSON object per line (kind env, params, g_infer), as peer_dfgan.py's.
 """
 
