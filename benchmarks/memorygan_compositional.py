@@ -66,7 +66,7 @@ COLUMNS = (("semantic_attributes", "attributes", "{:.1%}"), ("semantic_shape", "
            ("disentangle_ratio", "Δ others / Δ changed", "{:.3f}"))
 FOUR = (("semantic_attributes", "4 objects: attributes", "{:.1%}"),
         ("semantic_count", "4 objects: count", "{:.1%}"),
-        ("semantic_scene", "4 objects: scene", "{:.1%}"))
+        ("r_precision", "4 objects: R-precision", "{:.1%}"))
 
 
 def damsm_encoders(work, damsm=None):
