@@ -75,39 +75,32 @@ def pairs(text):
     return [tuple(int(v) for v in p.split(":")) for p in text.split(",") if p]
 
 
-def run_peer(python, train, infer, threads):
-    """{("train"|"G alone", size, batch): (images/s, probe)} of one peer process."""
-    env = dict(os.environ, TQDM_DISABLE="1")
-    out = subprocess.run([python, str(PEER), "--train", train, "--infer", infer,
-                          "--threads", str(threads)], env=env, capture_output=True, text=True,
-                         check=False)
+def harness_rows(command, labels, env=None):
+    """{(label, size, batch): (images/s, probe)} of one peer harness process (JSON lines),
+    ``labels`` mapping each line kind it reports to its row label."""
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if out.returncode:
-        raise RuntimeError(f"the peer harness failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"{Path(command[1]).name} failed:\n{out.stderr[-3000:]}")
     rows = {}
     for line in out.stdout.splitlines():
         entry = json.loads(line)
-        if entry.get("kind") == "g_infer":
-            rows[("G alone", entry["imsize"], entry["batch"])] = (
-                entry["img_per_s"], entry["calib_gflops_before"])
-        elif entry.get("kind") == "train_iter":
-            rows[("train", entry["imsize"], entry["batch"])] = (
+        if entry.get("kind") in labels:
+            rows[(labels[entry["kind"]], entry["imsize"], entry["batch"])] = (
                 entry["img_per_s"], entry["calib_gflops_before"])
     return rows
+
+
+def run_peer(python, train, infer, threads):
+    """The official DF-GAN's rows: ("train"|"G alone", size, batch) → (images/s, probe)."""
+    return harness_rows([python, str(PEER), "--train", train, "--infer", infer, "--threads",
+                         str(threads)], {"g_infer": "G alone", "train_iter": "train"},
+                        env=dict(os.environ, TQDM_DISABLE="1"))
 
 
 def run_peer_dmgan(python, infer, threads):
-    """{("DM-GAN G alone", size, batch): (images/s, probe)} of one DM-GAN peer process."""
-    out = subprocess.run([python, str(PEER_DMGAN), "--infer", infer, "--threads", str(threads)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise RuntimeError(f"the DM-GAN peer harness failed:\n{out.stderr[-3000:]}")
-    rows = {}
-    for line in out.stdout.splitlines():
-        entry = json.loads(line)
-        if entry.get("kind") == "g_infer":
-            rows[("DM-GAN G alone", entry["imsize"], entry["batch"])] = (
-                entry["img_per_s"], entry["calib_gflops_before"])
-    return rows
+    """The official DM-GAN's rows: ("DM-GAN G alone", size, batch) → (images/s, probe)."""
+    return harness_rows([python, str(PEER_DMGAN), "--infer", infer, "--threads", str(threads)],
+                        {"g_infer": "DM-GAN G alone"})
 
 
 def our_dmgan_rows(infer, seconds, words=18, real_words=12):
