@@ -24,6 +24,8 @@ def test_the_shipped_parameters_file_parses(request):
     parameters = BatchingParameters.from_file(path)
     assert (parameters.max_batch_size, parameters.batch_timeout_micros,
             parameters.max_enqueued_batches, parameters.num_batch_threads) == (64, 5000, 100, 4)
+    # Padded to powers of two: odd batch sizes moved single pixels (the file says why).
+    assert parameters.allowed_batch_sizes == (1, 2, 4, 8, 16, 32, 64)
     assert BatchingParameters().max_batch_size == 1000  # TF Serving's default
 
 

@@ -10,8 +10,8 @@ from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
 # The CPU preset: 64×64 scenes of 2–4 Shapes objects, four part slots, DF-GAN's quickstart
 # widths (nf 16) for D, the part generator and the renderer, parts at 32×32; the background
 # from the scene code alone, in front of the parts' start (b = 2): measured on multi-object
-# Shapes, both raise FID, R-precision and the held-out pairs of both part models and make the
-# baseline's masks objects (RESULTS, "MemoryGAN … a second sitting").
+# Shapes, together they lower FID and raise R-precision and the held-out pairs of both part
+# models, and make the baseline's masks objects (RESULTS, "MemoryGAN … a second sitting").
 _SHAPES = {"image_size": 64, "nf": 16, "num_parts": 4, "part_dim": 32, "query_dim": 64,
            "feature_channels": 32, "damsm_weight": 1.0, "text_background": False,
            "background_logit": 2.0, **FAST_CONVERGENCE}
