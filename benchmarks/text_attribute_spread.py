@@ -1,10 +1,17 @@
-"""How much of each Shapes attribute a DAMSM text encoder's sentence vector carries (issue 17's
-diagnostic): over every caption of one template (each shape × colour × size × cell), the
-variance of the unit-normalised sentence vectors between the attribute's values (of the
-per-value means) against the mean variance within a value. A generator conditioned on the
-sentence sees an attribute whose between/within ratio is small only as a faint signal.
+"""How much of each Shapes attribute a DAMSM pair carries (issue 17's diagnostics).
 
-Usage: python benchmarks/text_attribute_spread.py DAMSM_DIR [DAMSM_DIR ...]
+1. The text encoder alone: over every caption of one template (each shape × colour × size ×
+   cell), the variance of the unit-normalised sentence vectors between the attribute's values
+   (of the per-value means) against the mean variance within a value. A generator conditioned
+   on the sentence sees an attribute whose between/within ratio is small only as a faint
+   signal.
+2. Both encoders (``--real-images N``): for N real single-object test images, how often the
+   sentence-level score cos(image, sentence) ranks the image's true template caption first
+   among its variants with the shape word (6), the size word (2) or the colour word (8)
+   swapped: how well the pair, and so a DAMSM loss or a paired feature term built on it, tells
+   those attributes apart on images.
+
+Usage: python benchmarks/text_attribute_spread.py DAMSM_DIR [DAMSM_DIR ...] [--real-images N]
 """
 
 import argparse
@@ -14,8 +21,13 @@ import numpy as np
 import tensorflow as tf
 from common import header
 
+import keras_t2i as kt
 from keras_t2i.data.shapes import COLOR_NAMES, COLS, ROWS, SHAPES, SIZES
 from keras_t2i.text.damsm import load_encoders
+
+# The template caption of an object, and the attributes the image probe swaps in it.
+TEMPLATE = "a {size} {colour} {shape} in the {row} {col}"
+SWAPPED = {"shape": SHAPES, "size": SIZES, "colour": COLOR_NAMES}
 
 
 def spread(vectors, labels):
@@ -28,18 +40,44 @@ def spread(vectors, labels):
     return float(between), float(within)
 
 
+def true_caption_first(text_encoder, image_encoder, num_images):
+    """{attribute: fraction of the first ``num_images`` real single-object test images whose
+    true template caption scores highest among its variants with that attribute swapped}."""
+    test = kt.data.load("shapes", "test", batch_size=100, tokenizer=text_encoder.tokenizer,
+                        max_objects=1)
+    unit = lambda x: tf.math.l2_normalize(x, axis=-1).numpy()  # noqa: E731
+    hits = {name: [] for name in SWAPPED}
+    for batch in test:
+        images = unit(image_encoder(batch["image"], training=False)[1])
+        for i, image in enumerate(images[:num_images - len(hits["shape"])]):
+            words = {"shape": SHAPES[int(batch["shape"][i, 0])],
+                     "size": SIZES[int(batch["size"][i, 0])],
+                     "colour": COLOR_NAMES[int(batch["color"][i, 0])],
+                     "row": ROWS[int(batch["row"][i, 0])], "col": COLS[int(batch["col"][i, 0])]}
+            for name, values in SWAPPED.items():
+                variants = [TEMPLATE.format(**{**words, name: value}) for value in values]
+                scores = unit(text_encoder.encode(variants)[1]) @ image
+                hits[name].append(values[int(np.argmax(scores))] == words[name])
+        if len(hits["shape"]) >= num_images:
+            break
+    return {name: float(np.mean(values)) for name, values in hits.items()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("damsm", nargs="+", help="`keras-t2i pretrain damsm` output folders")
+    parser.add_argument("--real-images", type=int, default=0, metavar="N",
+                        help="also rank each of N real test images' captions among their "
+                             "shape/size/colour variants (default 0: the text probe only)")
     args = parser.parse_args()
     print(header("Shapes attributes in the DAMSM sentence vector"))
     print("| encoder | " + " | ".join(f"{a} between / within" for a in
                                         ("shape", "colour", "size", "cell")) + " |")
     print("|---|---|---|---|---|")
     for directory in args.damsm:
-        text_encoder, _ = load_encoders(directory)
+        text_encoder, image_encoder = load_encoders(directory)
         rows = list(itertools.product(SHAPES, COLOR_NAMES, SIZES, ROWS, COLS))
-        captions = [f"a {size} {colour} {shape} in the {row} {col}"
+        captions = [TEMPLATE.format(shape=shape, colour=colour, size=size, row=row, col=col)
                     for shape, colour, size, row, col in rows]
         unknown_words, _ = text_encoder.tokenizer.check_words(tf.constant(captions))
         unknown = {w.decode() for w in unknown_words.numpy().flat if w}
@@ -55,6 +93,10 @@ def main():
         cells_text = [f"{b:.3f} / {w:.3f} ({b / w:.2f})"
                       for b, w in (spread(vectors, labels) for labels in columns)]
         print(f"| {directory} | " + " | ".join(cells_text) + " |")
+        if args.real_images:
+            first = true_caption_first(text_encoder, image_encoder, args.real_images)
+            print(f"  true caption first on {args.real_images} real test images: " + ", ".join(
+                f"{name} {100 * value:.1f} %" for name, value in first.items()))
 
 
 if __name__ == "__main__":
