@@ -40,15 +40,18 @@ def spread(vectors, labels):
     return float(between), float(within)
 
 
+def _unit(vectors):
+    return tf.math.l2_normalize(vectors, axis=-1).numpy()
+
+
 def true_caption_first(text_encoder, image_encoder, num_images):
     """{attribute: fraction of the first ``num_images`` real single-object test images whose
     true template caption scores highest among its variants with that attribute swapped}."""
     test = kt.data.load("shapes", "test", batch_size=100, tokenizer=text_encoder.tokenizer,
                         max_objects=1)
-    unit = lambda x: tf.math.l2_normalize(x, axis=-1).numpy()  # noqa: E731
     hits = {name: [] for name in SWAPPED}
     for batch in test:
-        images = unit(image_encoder(batch["image"], training=False)[1])
+        images = _unit(image_encoder(batch["image"], training=False)[1])
         for i, image in enumerate(images[:num_images - len(hits["shape"])]):
             words = {"shape": SHAPES[int(batch["shape"][i, 0])],
                      "size": SIZES[int(batch["size"][i, 0])],
@@ -56,7 +59,7 @@ def true_caption_first(text_encoder, image_encoder, num_images):
                      "row": ROWS[int(batch["row"][i, 0])], "col": COLS[int(batch["col"][i, 0])]}
             for name, values in SWAPPED.items():
                 variants = [TEMPLATE.format(**{**words, name: value}) for value in values]
-                scores = unit(text_encoder.encode(variants)[1]) @ image
+                scores = _unit(text_encoder.encode(variants)[1]) @ image
                 hits[name].append(values[int(np.argmax(scores))] == words[name])
         if len(hits["shape"]) >= num_images:
             break
