@@ -228,17 +228,22 @@ def mode_seeking_loss(images_1, images_2, noise_1, noise_2, weight=1.0, eps=1e-5
     return weight / (images / noise + eps)
 
 
-def paired_pixel_loss(fake, real):
-    """Mean absolute difference of generated images and their captions' real images (the
-    paired image term in pixel space; pix2pix's L1, Isola et al. CVPR 2017 eq. 3).
+def paired_pixel_loss(fake, real, power=1):
+    """Mean absolute (``power`` 1) or squared (``power`` 2) difference of generated images and
+    their captions' real images: the paired image term in pixel space (pix2pix's L1, Isola et
+    al. CVPR 2017 eq. 3; the squared error of a plain regression).
 
     Args:
         fake, real: (B, H, W, 3) in [-1, 1].
+        power: int. 1 or 2. Defaults to 1.
 
     Returns:
         float32 scalar.
     """
-    return tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - tf.cast(real, tf.float32)))
+    if power not in (1, 2):
+        raise ValueError(f"paired_pixel_loss: power must be 1 or 2, got {power!r}")
+    difference = tf.abs(tf.cast(fake, tf.float32) - tf.cast(real, tf.float32))
+    return tf.reduce_mean(difference if power == 1 else tf.square(difference))
 
 
 def paired_feature_loss(fake_features, real_features, eps=1e-10):

@@ -144,8 +144,9 @@ class TextToImageGAN(keras.Model):
         paired_schedule: str. The term's weight over generator steps, a ``WeightSchedule``
             spec: ``"constant"`` (the default), ``"linear:HOLD:DECAY"``,
             ``"cosine:HOLD:DECAY"``.
-        paired_distance: str. ``"pixel"`` (L1, the default) or ``"features"`` (the frozen
-            DAMSM image encoder's features; needs ``image_encoder``).
+        paired_distance: str. ``"pixel"`` (L1, the default), ``"pixel_mse"`` (squared error)
+            or ``"features"`` (the frozen DAMSM image encoder's features; needs
+            ``image_encoder``).
         diffaugment: str. DiffAugment on the discriminators' inputs in training:
             ``"off"`` (the default), or transforms with optional ratios,
             ``"translation,cutout"``, ``"translation=0.0625,cutout=0.25"``

@@ -16,8 +16,8 @@ COMMON_OPTIONS = {
                              "generated image to its caption's real image (0: off)"),
     "paired_schedule": (str, "the paired term's weight over G steps: constant, "
                              "linear:HOLD:DECAY or cosine:HOLD:DECAY"),
-    "paired_distance": (str, "the paired term's distance: pixel (L1) or features (the "
-                             "DAMSM image encoder's)"),
+    "paired_distance": (str, "the paired term's distance: pixel (L1), pixel_mse (squared "
+                             "error) or features (the DAMSM image encoder's)"),
     "diffaugment": (str, "DiffAugment on D's inputs: off, or translation,cutout with "
                          "optional ratios (translation=0.0625,cutout=0.25)"),
     "projected_weight": (float, "weight of a projected discriminator on the DAMSM image "

@@ -295,6 +295,11 @@ class PairedImageTerm(LossTerm):
     Distances (``distance``):
 
     - ``"pixel"``: mean |G(z, c) − x| (``losses.paired_pixel_loss``);
+    - ``"pixel_mse"``: mean (G(z, c) − x)², the squared error of a plain regression: where the
+      real images of one caption differ (Shapes' jitter of the object), L1 pulls each pixel to
+      their median, the background wherever the object is not always, and the squared error
+      to their mean, a blurred object that keeps its outline (the regression probe of
+      ``benchmarks/RESULTS.md`` learns shape with it);
     - ``"features"``: in the frozen DAMSM image encoder's space, pretrained on the same images
       and captions (``losses.paired_feature_loss`` of the region maps plus that of the global
       features), so the term weighs what the captions describe more than the pixels.
@@ -308,11 +313,12 @@ class PairedImageTerm(LossTerm):
     Args:
         weight: float. λ, > 0.
         schedule: str. A ``WeightSchedule`` spec. Defaults to ``"constant"``.
-        distance: str. ``"pixel"`` or ``"features"``. Defaults to ``"pixel"``.
+        distance: str. ``"pixel"``, ``"pixel_mse"`` or ``"features"``. Defaults to
+            ``"pixel"``.
     """
 
     name = "paired"
-    DISTANCES = ("pixel", "features")
+    DISTANCES = ("pixel", "pixel_mse", "features")
     batch_keys = ("image",)
 
     def __init__(self, weight, schedule="constant", distance="pixel"):
@@ -329,8 +335,8 @@ class PairedImageTerm(LossTerm):
                              "of kt.pretrain.load_encoders(DIR)).")
 
     def _distance(self, model, fake, real):
-        if self.distance == "pixel":
-            return losses.paired_pixel_loss(fake, real)
+        if self.distance in ("pixel", "pixel_mse"):
+            return losses.paired_pixel_loss(fake, real, power=1 if self.distance == "pixel" else 2)
         fake_regions, fake_global = model.image_encoder(fake, training=False)
         real_regions, real_global = model.image_encoder(real, training=False)
         return (losses.paired_feature_loss(fake_regions, tf.stop_gradient(real_regions))

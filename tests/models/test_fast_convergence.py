@@ -10,7 +10,7 @@ from harness import run_call_checks
 import keras_t2i as kt
 from keras_t2i import losses
 from keras_t2i.layers import DiffAugment
-from keras_t2i.models.loss_terms import PairedImageTerm, WeightSchedule
+from keras_t2i.models.loss_terms import PairedImageTerm, TermInputs, WeightSchedule
 from keras_t2i.models.projected_discriminator import ProjectedDiscriminator
 from keras_t2i.text.damsm import DAMSMImageEncoder, DAMSMTextEncoder
 
@@ -94,10 +94,26 @@ def test_paired_distances_hand_computed():
     fake = tf.constant([[[[0.0, 1.0, -1.0]]]])
     real = tf.constant([[[[1.0, 1.0, 1.0]]]])
     assert float(losses.paired_pixel_loss(fake, real)) == pytest.approx(1.0)  # (1 + 0 + 2) / 3
+    assert float(losses.paired_pixel_loss(fake, real, power=2)) == pytest.approx(5 / 3)
+    with pytest.raises(ValueError, match="power"):
+        losses.paired_pixel_loss(fake, real, power=3)
     a = tf.constant([[3.0, 4.0], [1.0, 0.0]])
     b = tf.constant([[6.0, 8.0], [0.0, 2.0]])
     # Same direction: 0; orthogonal unit vectors: |(1, 0) − (0, 1)|² = 2; mean 1.
     assert float(losses.paired_feature_loss(a, b)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_pixel_distances_over_latent_copies():
+    real = tf.constant(np.linspace(-1, 1, 2 * 2 * 2 * 3, dtype="float32").reshape(2, 2, 2, 3))
+    fakes = tf.concat([real + 0.5, real - 1.0], axis=0)  # copy 0 then copy 1 of 2 captions
+    inputs = TermInputs(fakes, {}, {}, {"image": real}, tf.constant(2), 2, {})
+    # The mean over the copies of each copy's distance to the captions' images.
+    assert float(PairedImageTerm(1.0, distance="pixel")(None, inputs)) == \
+        pytest.approx((0.5 + 1.0) / 2)
+    assert float(PairedImageTerm(1.0, distance="pixel_mse")(None, inputs)) == \
+        pytest.approx((0.25 + 1.0) / 2)
+    with pytest.raises(ValueError, match="paired distance"):
+        PairedImageTerm(1.0, distance="l2")
 
 
 def twin(gan_class, text_encoder, **options):
