@@ -19,15 +19,23 @@ from common import header, quality_table, shapes_damsm, train_and_evaluate
 from keras_t2i.models.registry import get_recipe
 
 RECIPE = "dfgan_shapes_64"
-# Variant → (label, model options on top of the recipe's preset).
-VARIANTS = {
+# Every option of issue 17 off: each variant states its own on top of these, so that a variant
+# means the same whatever the recipe's preset adopts.
+OFF = {"paired_weight": 0.0, "paired_schedule": "constant", "paired_distance": "pixel",
+       "diffaugment": "off", "projected_weight": 0.0, "condition": "sentence",
+       "condition_whitening": 0.0}
+FEATURES = {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
+            "paired_distance": "features"}
+PIXEL_MSE = {"paired_weight": 1000.0, "paired_schedule": "linear:2000:1000",
+             "paired_distance": "pixel_mse"}
+WORDS_MEAN = {"condition": "words_mean", "condition_whitening": 1e-4}
+# Variant → (label, model options).
+VARIANTS = {name: (label, {**OFF, **options}) for name, (label, options) in {
     "old": ("the quickstart preset before issue 17", {}),
     "paired": ("+ paired L1 term, λ 10, linear:2000:1000",
                {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000"}),
     "paired-constant": ("+ paired L1 term, λ 20, constant", {"paired_weight": 20.0}),
-    "paired-features": ("+ paired DAMSM-feature term, λ 10, linear:2000:1000",
-                        {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
-                         "paired_distance": "features"}),
+    "paired-features": ("+ paired DAMSM-feature term, λ 10, linear:2000:1000", FEATURES),
     "diffaugment": ("+ DiffAugment translation 1/16, cutout 1/4",
                     {"diffaugment": "translation,cutout"}),
     "paired+diffaugment": ("+ paired L1 (λ 10, linear:2000:1000) + DiffAugment",
@@ -39,10 +47,13 @@ VARIANTS = {
                               {"projected_weight": 1.0, "diffaugment": "translation,cutout"}),
     "projected+paired-features": ("+ projected discriminator (λ 1) + paired DAMSM-feature "
                                   "term (λ 10, linear:2000:1000)",
-                                  {"projected_weight": 1.0, "paired_weight": 10.0,
-                                   "paired_schedule": "linear:2000:1000",
-                                   "paired_distance": "features"}),
-}
+                                  {"projected_weight": 1.0, **FEATURES}),
+    "paired-mse": ("+ paired pixel MSE term, λ 1000, linear:2000:1000", PIXEL_MSE),
+    "words-mean+paired-features": ("+ whitened word-mean condition (ε 1e-4) + paired "
+                                   "DAMSM-feature term", {**WORDS_MEAN, **FEATURES}),
+    "words-mean+paired-mse": ("+ whitened word-mean condition (ε 1e-4) + paired pixel MSE "
+                              "term (λ 1000)", {**WORDS_MEAN, **PIXEL_MSE}),
+}.items()}
 
 
 def main():

@@ -169,6 +169,8 @@ def export_saved_model(model, base_dir, version=None, *, step=None, preset=None,
     archive = keras.export.ExportArchive()
     archive.track(model.inference_generator)
     archive.track(model.text_encoder)
+    if model.condition_whitener is not None:
+        archive.track(model.condition_whitener)
     # The vocabulary's lookup table is a resource of its own; a StringLookup only counts as
     # built once called (ecosystem.md §3.2).
     model.text_encoder.tokenizer(tf.constant(["a"]))

@@ -79,6 +79,8 @@ def _cases():
         "DiffAugment": lambda: (kt.layers.DiffAugment(0.25, 0.5),
                                 (_normal(2, 8, 8, 3), tf.random.uniform((2, 4))),
                                 ((2, 8, 8, 3), "float32")),
+        "ZCAWhitening": lambda: (kt.layers.ZCAWhitening(6, 1e-3), (_normal(2, 6),),
+                                 ((2, 6), "float32")),
         "DFBlock": lambda: (kt.models.df_gan.DFBlock(4), (_normal(2, 3, 3, 4), _normal(2, 6)),
                             ((2, 3, 3, 4), "float32")),
         "UpBlock": lambda: (kt.models.df_gan.UpBlock(4, 2), (_normal(2, 3, 3, 4), _normal(2, 6)),

@@ -9,7 +9,8 @@ from keras_t2i.layers.diff_augment import DiffAugment
 from keras_t2i.layers.glu_blocks import GLUResBlock, GLUUpBlock, glu
 from keras_t2i.layers.spectral import SpectralConv2D
 from keras_t2i.layers.torch_init import build_torch_layer, torch_default_bias, torch_default_kernel
+from keras_t2i.layers.whitening import ZCAWhitening
 
 __all__ = ["Affine", "ConditioningAugmentation", "DiffAugment", "GLUResBlock", "GLUUpBlock",
-           "SpectralConv2D", "WordAttention", "build_torch_layer", "glu", "torch_default_bias",
-           "torch_default_kernel"]
+           "SpectralConv2D", "WordAttention", "ZCAWhitening", "build_torch_layer", "glu",
+           "torch_default_bias", "torch_default_kernel"]

@@ -21,6 +21,11 @@ networks, hands them to this class by role, and implements the hooks:
   training, real or generated, goes through the same kind of random translation and cutout
   (``keras_t2i.layers.DiffAugment``); the hooks receive the augmented images, the loss terms
   the clean ones. ``test_step`` does not augment.
+- the text condition (``condition``, ``condition_whitening``): the vector the generator and
+  every discriminator read for a caption, ``encode_text``'s ``"condition"``: the sentence
+  (the default, as the papers), or the mean of the word features over the caption's tokens,
+  optionally ZCA-whitened by statistics fitted to the training captions before ``fit``
+  (``adapt_condition``). The DAMSM loss always reads the raw sentence.
 - the projected discriminator (``projected_weight=λ``): one more discriminator that the base
   builds, trains and adds to any family's, ``ProjectedDiscriminator`` heads on the maps of
   the frozen DAMSM image encoder, scored on the final images with the hinge loss and
@@ -54,6 +59,7 @@ from keras_t2i import (
     losses,
 )
 from keras_t2i.layers.diff_augment import DRAWS, DiffAugment
+from keras_t2i.layers.whitening import ZCAWhitening
 from keras_t2i.models.loss_terms import (
     DAMSMTerm,
     ModeSeekingTerm,
@@ -76,6 +82,8 @@ PRESET_VOCABULARY_FILE = "vocabulary.txt"
 # DF-GAN samples its evaluation noise from a normal truncated to ±2 σ, scaled by 0.88
 # (``lib/utils.truncated_noise``, ``cfg/bird.yml`` trunc_rate; seeds.md §2.1).
 DFGAN_TRUNCATION = 0.88
+# What ``condition`` may be (see ``TextToImageGAN``).
+CONDITIONS = ("sentence", "words_mean")
 
 
 def noise_from_seeds(seeds, dim: int, stream: int = NOISE_STREAM,
@@ -154,6 +162,15 @@ class TextToImageGAN(keras.Model):
         projected_weight: float. λ of the projected discriminator's adversarial loss on the
             generator (Sauer et al. 2021, conditioned on the sentence; needs
             ``image_encoder``, whose maps it reads). 0, the default, builds none.
+        condition: str. The text vector the generator and discriminators are conditioned on
+            (``encode_text``'s ``"condition"``): ``"sentence"`` (the text encoder's sentence
+            vector, the default and the papers') or ``"words_mean"`` (its word features
+            averaged over the caption's tokens; on Shapes it keeps the shape word, which sits
+            mid-caption, far better than the BiLSTM's end states: benchmarks/RESULTS.md).
+        condition_whitening: float. ε > 0 ZCA-whitens the condition (``ZCAWhitening``, ε
+            relative to the largest eigenvalue) with statistics ``adapt_condition`` fits to
+            training captions before ``fit``; saved with the model. 0, the default, leaves it
+            as it is.
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
     data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
@@ -172,7 +189,8 @@ class TextToImageGAN(keras.Model):
                  mode_seeking=0.0, max_batch=64, ema_decay=0.0, image_encoder=None,
                  damsm_weight=0.0, damsm_class_mask=True, paired_weight=0.0,
                  paired_schedule="constant", paired_distance="pixel", diffaugment="off",
-                 projected_weight=0.0, **kwargs):
+                 projected_weight=0.0, condition="sentence", condition_whitening=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.text_encoder = _frozen(text_encoder)
         self.image_encoder = _frozen(image_encoder)
@@ -188,7 +206,8 @@ class TextToImageGAN(keras.Model):
                                      damsm_weight=damsm_weight, paired_weight=paired_weight,
                                      paired_schedule=paired_schedule,
                                      paired_distance=paired_distance, diffaugment=diffaugment,
-                                     projected_weight=projected_weight)
+                                     projected_weight=projected_weight, condition=condition,
+                                     condition_whitening=condition_whitening)
         self.noise_dim = int(noise_dim)
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
@@ -202,6 +221,11 @@ class TextToImageGAN(keras.Model):
         self.diffaugment = DiffAugment.spec(**ratios)
         self.augmenter = DiffAugment(**ratios, name="diffaugment") if any(
             ratios.values()) else None
+        self.condition = str(condition)
+        self.condition_whitening = float(condition_whitening)
+        self.condition_whitener = ZCAWhitening(
+            text_encoder.feature_dim, self.condition_whitening,
+            name="condition_whitening") if self.condition_whitening else None
         self.projected_weight = float(projected_weight)
         self.projected_discriminator = self._feature_maps = None
         if self.projected_weight:
@@ -241,7 +265,8 @@ class TextToImageGAN(keras.Model):
         before any work; families extend it with their own options."""
         if not 0.0 <= float(options.get("ema_decay", 0.0)) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {options['ema_decay']}")
-        for name in ("mode_seeking", "damsm_weight", "paired_weight", "projected_weight"):
+        for name in ("mode_seeking", "damsm_weight", "paired_weight", "projected_weight",
+                     "condition_whitening"):
             if float(options.get(name, 0.0)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
         WeightSchedule.parse(options.get("paired_schedule", "constant"))
@@ -249,6 +274,9 @@ class TextToImageGAN(keras.Model):
             raise ValueError(f"paired_distance must be one of {PairedImageTerm.DISTANCES}, got "
                              f"{options['paired_distance']!r}")
         DiffAugment.parse(options.get("diffaugment", "off"))
+        if options.get("condition", "sentence") not in CONDITIONS:
+            raise ValueError(f"condition must be one of {CONDITIONS}, got "
+                             f"{options['condition']!r}")
         for name in ("noise_dim", "max_batch"):
             if name in options and int(options[name]) < 1:
                 raise ValueError(f"{name} must be >= 1, got {options[name]}")
@@ -339,13 +367,16 @@ class TextToImageGAN(keras.Model):
                 if getattr(self, name, None) is not None}
 
     def networks(self) -> dict:
-        """``{name: network}`` of the trained networks and the EMA copy (checkpoints)."""
+        """``{name: network}`` of the model's own state that checkpoints hold: the trained
+        networks, the EMA copy and the condition's whitening statistics."""
         found = {self.generator.name: self.generator}
         found.update({d.name: d for d in self.discriminators})
         if self.projected_discriminator is not None:
             found[self.projected_discriminator.name] = self.projected_discriminator
         if self.generator_ema is not None:
             found[self.generator_ema.name] = self.generator_ema
+        if self.condition_whitener is not None:
+            found[self.condition_whitener.name] = self.condition_whitener
         return found
 
     @property
@@ -386,11 +417,65 @@ class TextToImageGAN(keras.Model):
             [w.value for w in weights])
 
     def encode_text(self, tokens):
-        """The frozen text encoder's outputs: words (B, T, D), sentence (B, D), word_mask."""
+        """The frozen text encoder's outputs: words (B, T, D), sentence (B, D), word_mask
+        (B, T), and the condition (B, D) the generator and discriminators read (see
+        ``condition``; the sentence itself by default)."""
+        text = self._raw_condition(tokens)
+        if self.condition_whitener is not None:
+            text["condition"] = self.condition_whitener(text["condition"])
+        return text
+
+    def _raw_condition(self, tokens):
+        """``encode_text`` before whitening."""
         tokens = tf.convert_to_tensor(tokens)
         words, sentence = self.text_encoder(tokens, training=False)
-        return {"words": tf.stop_gradient(words), "sentence": tf.stop_gradient(sentence),
+        text = {"words": tf.stop_gradient(words), "sentence": tf.stop_gradient(sentence),
                 "word_mask": tf.not_equal(tokens, 0)}
+        if self.condition == "sentence":
+            text["condition"] = text["sentence"]
+        else:  # "words_mean"
+            mask = tf.cast(text["word_mask"], text["words"].dtype)[..., None]
+            text["condition"] = tf.reduce_sum(text["words"] * mask, axis=1) / tf.maximum(
+                tf.reduce_sum(mask, axis=1), 1.0)
+        return text
+
+    def adapt_condition(self, tokens_batches):
+        """Fits the condition's whitening to the captions of ``tokens_batches`` (an iterable
+        of int token arrays (B, T), or of dataset batches with ``"tokens"``); returns the
+        number of captions read. Run it once before ``fit`` on training captions
+        (``keras-t2i train`` does, with ``training.run.CONDITION_CAPTIONS`` of them); the
+        statistics are then saved with the model. A model without ``condition_whitening`` has
+        nothing to fit.
+
+        Raises:
+            ValueError: the model does not whiten its condition, or no captions were given.
+        """
+        if self.condition_whitener is None:
+            raise ValueError(f"{type(self).__name__} was built with condition_whitening=0: "
+                             "its condition has no statistics to fit.")
+        vectors = []
+        for tokens in tokens_batches:
+            if isinstance(tokens, dict):
+                tokens = tokens["tokens"]
+            vectors.append(self._raw_condition(tokens)["condition"].numpy())
+        if not vectors:
+            raise ValueError("adapt_condition got no captions.")
+        vectors = np.concatenate(vectors)
+        self.condition_whitener.adapt(vectors)
+        return len(vectors)
+
+    def check_adapted(self):
+        """Raises ValueError when the condition is whitened by statistics not yet fitted
+        (``adapt_condition``): the generator would be trained on a zero condition."""
+        if self.condition_whitener is not None and not self.condition_whitener.is_adapted:
+            raise ValueError(f"{type(self).__name__} whitens its condition "
+                             f"(condition_whitening={self.condition_whitening}) but its "
+                             "statistics were never fitted: call model.adapt_condition(…) on "
+                             "training captions before fit (keras-t2i train does).")
+
+    def fit(self, *args, **kwargs):
+        self.check_adapted()
+        return super().fit(*args, **kwargs)
 
     def sample_latents(self, batch_size) -> dict:
         """Every latent, (batch_size, dim) each, for this replica's slice of the global
@@ -538,7 +623,7 @@ class TextToImageGAN(keras.Model):
 
     def projected_logits(self, images, sentence):
         """The projected discriminator's logits, float32 (B, heads), of images in [-1, 1]
-        and a sentence per row."""
+        and a condition (``encode_text``'s) per row."""
         return self.projected_discriminator(self._feature_maps(images), sentence)
 
     def _add_projected_d(self, d_values, real, text, fakes, fake_text):
@@ -548,11 +633,11 @@ class TextToImageGAN(keras.Model):
         if self.projected_discriminator is None:
             return d_values
         embeddings = self.projected_discriminator.embed(self._feature_maps(real))
-        sentence = text["sentence"]
+        sentence = text["condition"]
         real_logits = self.projected_discriminator.logits(embeddings, sentence)
         mismatched_logits = self.projected_discriminator.logits(embeddings,
                                                                 tf.roll(sentence, 1, axis=0))
-        fake_logits = self.projected_logits(fakes, fake_text["sentence"])
+        fake_logits = self.projected_logits(fakes, fake_text["condition"])
         loss = losses.hinge_discriminator_loss(real_logits, fake_logits,
                                                mismatched_logits)["d_adv"]
         return {**d_values, "projected_d": loss, "d_loss": d_values["d_loss"] + loss}
@@ -562,7 +647,7 @@ class TextToImageGAN(keras.Model):
         (tracked unweighted as ``projected_g``); unchanged without one."""
         if self.projected_discriminator is None:
             return g_values
-        loss = losses.hinge_generator_loss(self.projected_logits(fakes, fake_text["sentence"]))
+        loss = losses.hinge_generator_loss(self.projected_logits(fakes, fake_text["condition"]))
         return {**g_values, "projected_g": loss,
                 "g_loss": g_values["g_loss"] + self.projected_weight * loss}
 
@@ -723,7 +808,8 @@ class TextToImageGAN(keras.Model):
                   "damsm_class_mask": self.damsm_class_mask,
                   "paired_weight": self.paired_weight, "paired_schedule": self.paired_schedule,
                   "paired_distance": self.paired_distance, "diffaugment": self.diffaugment,
-                  "projected_weight": self.projected_weight}
+                  "projected_weight": self.projected_weight, "condition": self.condition,
+                  "condition_whitening": self.condition_whitening}
         for name in self.FROZEN:
             module = getattr(self, name, None)
             config[name] = None if module is None else keras.layers.serialize(module)

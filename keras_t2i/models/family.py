@@ -22,10 +22,17 @@ COMMON_OPTIONS = {
                          "optional ratios (translation=0.0625,cutout=0.25)"),
     "projected_weight": (float, "weight of a projected discriminator on the DAMSM image "
                                 "encoder's maps, added to the family's (0: none)"),
+    "condition": (str, "the text vector G and D are conditioned on: sentence (the papers') or "
+                       "words_mean (the word features averaged over the caption)"),
+    "condition_whitening": (float, "ZCA-whiten the condition with statistics of training "
+                                   "captions, eigenvalue floor EPS x the largest, e.g. 1e-4 "
+                                   "(0: off)"),
 }
 # Options that shape the trained variables: a resumed run cannot change them (a projected
-# discriminator is there or not, so its weight is fixed too).
-COMMON_FIXED = ("image_size", "noise_dim", "ema_decay", "projected_weight")
+# discriminator is there or not, so its weight is fixed too; the whitening statistics in a
+# checkpoint belong to one condition).
+COMMON_FIXED = ("image_size", "noise_dim", "ema_decay", "projected_weight", "condition",
+                "condition_whitening")
 
 
 @dataclasses.dataclass(frozen=True)

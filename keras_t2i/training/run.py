@@ -45,6 +45,9 @@ from keras_t2i.training.config import (
 from keras_t2i.training.distributed import custom_loop, is_chief, make_strategy
 
 MODEL_FILE = "model.keras"
+# Training captions the condition's whitening statistics are fitted to (``condition_whitening``;
+# on Shapes, 4,000 captions gave the 48 % regression probe of benchmarks/RESULTS.md).
+CONDITION_CAPTIONS = 4000
 
 # Fixed captions of the Shapes sample grid: every shape and colour, several positions.
 SHAPES_GRID_CAPTIONS = (
@@ -234,6 +237,14 @@ def train(**options) -> dict:
             print(f"No checkpoint in {checkpoints}: starting from step 0")
     # After the restore, which may have rewritten the state file the manager reads.
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    if gan.condition_whitener is not None and start == 0:
+        # Fitted once, from the training captions; a resumed run reads them from its checkpoint.
+        captions = kt_data.load(config["data"], "train", data_dir=config["data_dir"],
+                                image_size=32, batch_size=100, tokenizer=text_encoder.tokenizer,
+                                sampling_seed=config["seed"], **config["data_options"])
+        count = gan.adapt_condition(captions.take(CONDITION_CAPTIONS // 100))
+        print(f"Fitted the condition's whitening ({gan.condition}, eps "
+              f"{gan.condition_whitening:g}) to {count:,} training captions")
 
     dataset = kt_data.load(
         config["data"], "train", data_dir=config["data_dir"],

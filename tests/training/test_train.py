@@ -128,6 +128,28 @@ def test_cli_flags_reach_the_run_config(tmp_path, encoder_dir):
     assert gan.damsm_weight == 0.5 and isinstance(gan.image_encoder, DAMSMImageEncoder)
 
 
+def test_a_whitened_condition_is_fitted_once_from_the_flags_and_resumed(tmp_path, encoder_dir,
+                                                                      capsys):
+    run = tmp_path / "run"
+    assert cli.main(["train", *TINY, "--steps", "2", "--condition", "words_mean",
+                     "--condition-whitening", "1e-4", "--text-encoder", str(encoder_dir),
+                     "--out", str(run), "--no-export"]) == 0
+    assert ("Fitted the condition's whitening (words_mean, eps 0.0001) to 4,000 training "
+            "captions") in capsys.readouterr().out
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_kwargs"]["condition"] == "words_mean"
+    assert config["model_kwargs"]["condition_whitening"] == 1e-4
+    fitted = load_run(run).condition_whitener
+    assert fitted.is_adapted and np.abs(fitted.matrix.numpy()).sum() > 0
+    # A resumed run reads the statistics from its checkpoint, and cannot change them.
+    result = train(out=str(run), resume=True, steps=4)
+    assert result["step"] == 4 and "Fitted" not in capsys.readouterr().out
+    np.testing.assert_array_equal(load_run(run).condition_whitener.matrix.numpy(),
+                                  fitted.matrix.numpy())
+    with pytest.raises(ValueError, match="condition_whitening differ"):
+        train(out=str(run), resume=True, steps=6, condition_whitening=1e-3)
+
+
 def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir, mirrored_strategy,
                                         monkeypatch):
     from keras_t2i.serving import LocalModel

@@ -121,7 +121,7 @@ class CascadeGAN(TextToImageGAN):
 
     def generate_images(self, latents, text, training=None, generator=None):
         generator = self.generator if generator is None else generator
-        return generator(latents["noise"], latents["condition"], text["sentence"],
+        return generator(latents["noise"], latents["condition"], text["condition"],
                          text["words"], text["word_mask"], training=training)
 
     def stage_real_images(self, images):
@@ -132,7 +132,7 @@ class CascadeGAN(TextToImageGAN):
                 for size in self.sizes]
 
     def discriminator_losses(self, batch, text, generated, fake_text, training=True):
-        sentence, values, total = text["sentence"], {}, 0.0
+        sentence, values, total = text["condition"], {}, 0.0
         for size, discriminator, real, fake in zip(self.sizes, self.discriminators,
                                                    self.stage_real_images(batch["image"]),
                                                    generated["images"]):
@@ -142,7 +142,7 @@ class CascadeGAN(TextToImageGAN):
             # Real image i with the sentence of image i + 1 (real[:N−1], sentences[1:N]).
             wrong_cond = discriminator.conditional_logits(features[:-1], sentence[1:],
                                                           training=training)
-            fake_uncond, fake_cond = discriminator(fake, fake_text["sentence"],
+            fake_uncond, fake_cond = discriminator(fake, fake_text["condition"],
                                                    training=training)
             loss = losses.cascade_discriminator_loss(real_uncond, real_cond, fake_uncond,
                                                      fake_cond, wrong_cond)
@@ -156,7 +156,7 @@ class CascadeGAN(TextToImageGAN):
         for size, discriminator, fake in zip(self.sizes, self.discriminators,
                                              generated["images"]):
             loss = losses.cascade_generator_loss(
-                *discriminator(fake, fake_text["sentence"], training=training))
+                *discriminator(fake, fake_text["condition"], training=training))
             values[f"g_adv_{size}"] = loss
             total = total + loss
         values["g_loss"] = total

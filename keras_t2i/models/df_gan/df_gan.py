@@ -102,29 +102,29 @@ class DFGAN(TextToImageGAN):
 
     def generate_images(self, latents, text, training=None, generator=None):
         generator = self.generator if generator is None else generator
-        return {"images": [generator(latents["noise"], text["sentence"], training=training)]}
+        return {"images": [generator(latents["noise"], text["condition"], training=training)]}
 
     def discriminator_losses(self, batch, text, generated, fake_text, training=True):
-        images, sentence = batch["image"], text["sentence"]
+        images, condition = batch["image"], text["condition"]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([images, sentence])
+            tape.watch([images, condition])
             real_features = self.discriminator.features(images)
-            real_logits = self.discriminator.logits(real_features, sentence)
+            real_logits = self.discriminator.logits(real_features, condition)
             total = tf.reduce_sum(tf.cast(real_logits, tf.float32))
-        image_grads, sentence_grads = tape.gradient(total, [images, sentence])
-        penalty = losses.matching_aware_gradient_penalty(image_grads, sentence_grads,
+        image_grads, condition_grads = tape.gradient(total, [images, condition])
+        penalty = losses.matching_aware_gradient_penalty(image_grads, condition_grads,
                                                          self.gp_weight, self.gp_power)
-        # Features of image i+1 with the sentence of image i (torch.cat(real[1:], real[:1])).
+        # Features of image i+1 with the condition of image i (torch.cat(real[1:], real[:1])).
         mismatched_logits = self.discriminator.logits(tf.roll(real_features, -1, axis=0),
-                                                      sentence)
-        fake_logits = self.discriminator(self.final_images(generated), fake_text["sentence"])
+                                                      condition)
+        fake_logits = self.discriminator(self.final_images(generated), fake_text["condition"])
         values = losses.hinge_discriminator_loss(real_logits, fake_logits, mismatched_logits)
         values["ma_gp"] = penalty
         values["d_loss"] = values["d_adv"] + penalty
         return values
 
     def generator_losses(self, batch, text, generated, fake_text, latents, training=True):
-        fake_logits = self.discriminator(self.final_images(generated), fake_text["sentence"])
+        fake_logits = self.discriminator(self.final_images(generated), fake_text["condition"])
         return {"g_loss": losses.hinge_generator_loss(fake_logits)}
 
     def get_config(self):

@@ -132,7 +132,7 @@ class PartGAN(DFGAN):
     def generate_images(self, latents, text, training=None, generator=None):
         generator = self.generator if generator is None else generator
         parts = ops.stack([latents[name] for name in self.part_names()], axis=1)
-        return generator(latents["noise"], parts, text["sentence"], text["words"],
+        return generator(latents["noise"], parts, text["condition"], text["words"],
                          text["word_mask"], training=training)
 
     def generate_masks_from_tokens(self, tokens, seeds, truncation=None):
