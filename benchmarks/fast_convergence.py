@@ -49,6 +49,7 @@ VARIANTS = {name: (label, {**OFF, **options}) for name, (label, options) in {
                                   "term (λ 10, linear:2000:1000)",
                                   {"projected_weight": 1.0, **FEATURES}),
     "paired-mse": ("+ paired pixel MSE term, λ 1000, linear:2000:1000", PIXEL_MSE),
+    "words-mean": ("+ whitened word-mean condition (ε 1e-4)", WORDS_MEAN),
     "words-mean+paired-features": ("+ whitened word-mean condition (ε 1e-4) + paired "
                                    "DAMSM-feature term", {**WORDS_MEAN, **FEATURES}),
     "words-mean+paired-mse": ("+ whitened word-mean condition (ε 1e-4) + paired pixel MSE "

@@ -4,21 +4,22 @@ and the training recipes that use them (data, budget, optimisation, DAMSM pretra
 
 from __future__ import annotations
 
-from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
+from keras_t2i.models.shapes_presets import SHAPE_FROM_WORDS
 
 # Model presets: name → description and the constructor's kwargs (the text encoder aside).
 PRESETS = {
     "dfgan_shapes_64": {
-        "description": "DF-GAN at 64×64, nf 16, with the DAMSM loss on the generator (λ 1) and "
-                       "the paired DAMSM-feature term: the CPU quickstart's model, for "
-                       "single-object Shapes.",
+        "description": "DF-GAN at 64×64, nf 16, with the DAMSM loss on the generator (λ 1), "
+                       "conditioned on the whitened word mean, with a paired pixel-MSE term: "
+                       "the CPU quickstart's model, for single-object Shapes.",
         # damsm_weight 1 (the paper's DF-GAN has none): the DAMSM loss on the generator, with
         # the image encoder pretrained beside the text encoder, brings colour much sooner
         # (2026-11-24, 3,000 steps, seed 0: colour 90 % against 52 %, attributes 70 % against
         # 60 %; by 6,000 steps both reach about 75 %; benchmarks/RESULTS.md).
-        # + the fast-convergence options every Shapes preset adopts (issue 17; shapes_presets.py).
+        # + the whitened word-mean condition and the paired pixel-MSE term (issue 17;
+        # shapes_presets.py).
         "config": {"image_size": 64, "nf": 16, "noise_dim": 100, "damsm_weight": 1.0,
-                   **FAST_CONVERGENCE},
+                   **SHAPE_FROM_WORDS},
     },
     "dfgan_cub_256": {
         "description": "DF-GAN at 256×256 with the paper's widths (nf 32), for CUB-200-2011.",

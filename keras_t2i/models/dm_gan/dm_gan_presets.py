@@ -12,7 +12,7 @@ PRESETS = {
         "description": "DM-GAN at 64×64 for single-object Shapes on a CPU: a 32 → 64 cascade "
                        "(one memory refinement stage), GF 16, DF 16, the DAMSM loss λ 1, the "
                        "paired DAMSM-feature term.",
-        # + the fast-convergence options every Shapes preset adopts (issue 17; shapes_presets.py).
+        # + the fast-convergence options its table was measured with (issue 17; shapes_presets.py).
         "config": {"image_size": 64, "stages": 2, "gf_dim": 16, "df_dim": 16, "r_num": 1,
                    "damsm_weight": 1.0, "ema_decay": 0.999, **FAST_CONVERGENCE},
     },
