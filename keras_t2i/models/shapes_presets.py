@@ -19,9 +19,11 @@ FAST_CONVERGENCE = {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000"
 # G and D conditioned on the text encoder's word features averaged over the caption and
 # ZCA-whitened (ε 1e-4), with the squared pixel error at regression strength (λ 1,000: λ·MSE is
 # about 700 at step 1) for 2,000 steps, then down to 0 by step 3,000. On the DF-GAN quickstart
-# (2026-12-07, 800-step DAMSM pair, same sitting): shape 26.4 → 41.2 % and 39.8 % (seeds 0, 1),
-# attributes 73.7 → 78.2 %, FID 53.8 → 16.7, diversity 0.0079 → 0.0043; either change alone
-# left shape where it was. benchmarks/RESULTS.md, "The condition as an option".
+# from an 800-step DAMSM pair pretrained on one- and two-object scenes (2026-12-07, same
+# sitting): shape 26.4 → 41.2 % and 39.8 % (seeds 0, 1), attributes 73.7 → 78.2 %, FID 53.8 →
+# 16.7, diversity 0.0079 → 0.0043; either change alone left shape where it was. From the
+# quickstart's own single-object pair (a fresh clone, one run): shape 27.8 %, attributes
+# 75.5 %, FID 21.1. benchmarks/RESULTS.md, "The condition as an option" and the next section.
 SHAPE_FROM_WORDS = {"paired_weight": 1000.0, "paired_schedule": "linear:2000:1000",
                     "paired_distance": "pixel_mse", "condition": "words_mean",
                     "condition_whitening": 1e-4}
