@@ -63,6 +63,7 @@ SERIALIZABLE = {
     "PartRenderer": "keras_t2i.models.memory_gan.compositor",
     "SharedPartGenerator": "keras_t2i.models.memory_gan.shared_part_generator",
     "DiffAugment": "keras_t2i.layers.diff_augment",
+    "ZCAWhitening": "keras_t2i.layers.whitening",
     "CaptionTokenizer": "keras_t2i.text.tokenizer",
     "DAMSM": "keras_t2i.text.damsm",
     "DAMSMImageEncoder": "keras_t2i.text.damsm",

@@ -96,6 +96,9 @@ def test_save_to_preset_then_from_preset_alone(encoder_dir, tmp_path):
     gan.compile()
     data = kt.data.load("shapes", "train", image_size=16, batch_size=4, max_objects=1,
                         tokenizer=text_encoder.tokenizer).take(2)
+    with pytest.raises(ValueError, match="never fitted"):  # the preset whitens its condition
+        gan.fit(data, epochs=1, verbose=0)
+    assert gan.adapt_condition(data) == 8
     gan.fit(data, epochs=1, verbose=0)
     directory = gan.save_to_preset(tmp_path / "preset", metadata={"note": "test"})
     for name in ("config.json", "model.weights.h5", "vocabulary.txt", "metadata.json",
