@@ -70,19 +70,30 @@ def quality_table(rows) -> str:
     return "\n".join(lines)
 
 
+# The options a DF-GAN row of another family's Shapes table trains with: the fast-convergence
+# options and the sentence condition those families' presets use (DF-GAN's own quickstart has
+# moved on to shapes_presets.SHAPE_FROM_WORDS), so the rows differ only in the family.
+def dfgan_as_the_other_presets() -> dict:
+    from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
+
+    return {**FAST_CONVERGENCE, "condition": "sentence", "condition_whitening": 0.0}
+
+
 def shapes_damsm(work, recipe_name, damsm=None) -> str:
     """The DAMSM encoders every run of a Shapes table starts from: ``damsm`` when given, else a
-    pair pretrained once into ``work/damsm`` with the recipe's data and DAMSM budget, seed 0."""
+    pair pretrained once into ``work/damsm`` as a run of the recipe without --text-encoder
+    would pretrain it (its data, DAMSM budget and DAMSM data options), seed 0."""
     if damsm:
         return str(damsm)
     import keras_t2i as kt
     from keras_t2i.models.registry import get_recipe
+    from keras_t2i.training.config import damsm_pretraining, resolve_train_config
 
-    recipe = get_recipe(recipe_name)[1]
     damsm = Path(work) / "damsm"
     if not (damsm / "text_encoder.keras").is_file():
-        kt.pretrain.pretrain_damsm(data="shapes", data_options=recipe["data"]["options"],
-                                   out=str(damsm), seed=0, **recipe["damsm"])
+        config = resolve_train_config(model=get_recipe(recipe_name)[0].name,
+                                      preset=recipe_name, out=str(work), seed=0)
+        kt.pretrain.pretrain_damsm(**damsm_pretraining(config))
     return str(damsm)
 
 

@@ -1,7 +1,8 @@
 """MirrorGAN on Shapes (issue 19): MirrorGAN, MirrorGAN without the re-description loss
 (``stream_weight=0``) and DF-GAN, every run from the same DAMSM encoders, captioner, seeds and
 budget, each family with its Shapes recipe (``mirrorgan_shapes_64``, ``dfgan_shapes_64``: batch
-8, the same steps, the fast-convergence options every Shapes preset adopts). The paper's claim
+8, the same steps; the DF-GAN row with the fast-convergence options and the sentence
+condition of MirrorGAN's preset, ``common.dfgan_as_the_other_presets``). The paper's claim
 under test: the re-description loss raises R-precision.
 
 Pretrains one DAMSM pair (unless --damsm) and one captioner in its vocabulary (unless
@@ -18,7 +19,14 @@ import argparse
 import json
 from pathlib import Path
 
-from common import header, quality_table, shapes_captioner, shapes_damsm, train_and_evaluate
+from common import (
+    dfgan_as_the_other_presets,
+    header,
+    quality_table,
+    shapes_captioner,
+    shapes_damsm,
+    train_and_evaluate,
+)
 
 from keras_t2i.models.registry import get_recipe
 
@@ -28,7 +36,7 @@ ROWS = {
     "mirrorgan": ("MirrorGAN", "mirrorgan", {}),
     "no-stream": ("MirrorGAN without the re-description loss (stream_weight 0)", "mirrorgan",
                   {"stream_weight": 0.0}),
-    "dfgan": ("DF-GAN", "dfgan", {}),
+    "dfgan": ("DF-GAN", "dfgan", dfgan_as_the_other_presets()),
 }
 
 

@@ -108,7 +108,7 @@ def resolve_train_config(**options) -> dict:
         "data_options": recipe["data"]["options"] if data == recipe["data"]["name"] else {},
         "model_kwargs": {**preset["config"], "mode_seeking": mode_seeking},
         **{k: recipe["train"].get(k) for k in _TRAIN_KEYS},
-        "damsm": recipe["damsm"],
+        "damsm": _damsm_recipe(recipe, data, given.get("data_options", {})),
         # The captioner pretraining a run does without --captioner (families that use one).
         "captioner_pretraining": recipe.get("captioner"),
         "strategy": "default",
@@ -182,9 +182,7 @@ def check_train_config(config: dict) -> None:
                     f"--text-encoder {config['text_encoder']} holds no {name}: give the --out "
                     "of a `keras-t2i pretrain damsm` run.")
     else:  # the run pretrains its own: check that pretraining's options now
-        resolve_damsm_config(data=config["data"], data_dir=config["data_dir"],
-                             data_options=config["data_options"], seed=config["seed"],
-                             out=str(Path(config["out"]) / "damsm"), **config["damsm"])
+        resolve_damsm_config(**damsm_pretraining(config))
     _check_captioner(config, family)
     check_strategy(config["strategy"])
     out = Path(config["out"])
@@ -195,6 +193,28 @@ def check_train_config(config: dict) -> None:
                          "it, or choose another --out.")
     if config["export_dir"] and Path(config["export_dir"]).is_file():
         raise FileExistsError(f"--export-dir {config['export_dir']} is a file, not a directory.")
+
+
+def _damsm_recipe(recipe: dict, data: str, given_data_options: dict) -> dict:
+    """The recipe's DAMSM pretraining for a run on ``data``: its budget, and its own data
+    options (which replace the run's for the pretraining) only on the recipe's dataset and
+    only where the user gave no value for the same option."""
+    damsm = dict(recipe["damsm"])
+    options = damsm.pop("data_options", {})
+    options = {k: v for k, v in options.items() if k not in given_data_options}
+    if options and data == recipe["data"]["name"]:
+        damsm["data_options"] = options
+    return damsm
+
+
+def damsm_pretraining(config: dict) -> dict:
+    """The keyword arguments of ``pretrain_damsm`` for the pretraining a run without
+    ``--text-encoder`` does: the recipe's budget, the run's data and seed, the run's data
+    options with the recipe's DAMSM data options over them, into ``RUN/damsm``."""
+    budget = dict(config["damsm"])
+    data_options = {**config["data_options"], **budget.pop("data_options", {})}
+    return dict(data=config["data"], data_dir=config["data_dir"], data_options=data_options,
+                seed=config["seed"], out=str(Path(config["out"]) / "damsm"), **budget)
 
 
 def _check_captioner(config, family) -> None:

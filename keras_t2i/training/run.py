@@ -39,6 +39,7 @@ from keras_t2i.training.checkpoint import (
 from keras_t2i.training.config import (
     CONFIG_FILE,
     check_train_config,
+    damsm_pretraining,
     load_run_config,
     resolve_train_config,
 )
@@ -77,13 +78,15 @@ def obtain_encoders(config: dict, phase=None):
         return load_encoders(config["text_encoder"])
     run_damsm = Path(config["out"]) / "damsm"
     if needs_pretraining(config):
-        budget = config["damsm"]
+        options = damsm_pretraining(config)
+        scenes = ""
+        if options["data_options"] != config["data_options"]:
+            scenes = ", on " + ", ".join(f"{k}={v}" for k, v in
+                                        sorted(config["damsm"]["data_options"].items()))
         (phase or Phases(["pretrain"])).start(
-            f"pretraining the DAMSM text and image encoders ({_budget(budget)}) into "
+            f"pretraining the DAMSM text and image encoders ({_budget(options)}{scenes}) into "
             f"{run_damsm} (no --text-encoder given)")
-        pretrain_damsm(data=config["data"], data_dir=config["data_dir"],
-                       data_options=config["data_options"], seed=config["seed"],
-                       out=str(run_damsm), **budget)
+        pretrain_damsm(**options)
     return load_encoders(run_damsm)
 
 

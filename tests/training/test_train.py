@@ -47,7 +47,7 @@ def test_multi_worker_without_tf_config_names_it(tmp_path, encoder_dir, monkeypa
 def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder_dir,
                                                                monkeypatch):
     """Without --text-encoder a run pretrains DAMSM into RUN/damsm with the preset's damsm
-    budget, the run's data options and seed, and reuses it afterwards."""
+    budget and data options over the run's, the run's seed, and reuses it afterwards."""
     import shutil
 
     from keras_t2i.training import run as kt_run
@@ -66,11 +66,36 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
     (call,) = calls
     assert call["out"] == str(tmp_path / "run" / "damsm") and call["seed"] == 3
     assert call["steps"] == config["damsm"]["steps"] and call["data"] == "shapes"
-    assert call["data_options"] == {"max_objects": 1, "num_scenes": 50}
+    assert call["data_options"] == {"max_objects": 2, "num_scenes": 50}  # the recipe's DAMSM
+    assert config["data_options"] == {"max_objects": 1, "num_scenes": 50}  # and the GAN's
     assert isinstance(encoder, DAMSMTextEncoder)
     assert isinstance(image_encoder, DAMSMImageEncoder)
     obtain_encoders(config)  # a second call reuses the encoder already trained
     assert len(calls) == 1
+
+
+def test_a_recipes_damsm_data_options_apply_to_the_pretraining_alone(tmp_path, monkeypatch):
+    """A recipe's ``damsm.data_options`` replace the run's for the DAMSM pretraining only;
+    an option the user gives wins, and another dataset ignores them."""
+    from keras_t2i.models.df_gan import df_gan_presets
+    from keras_t2i.training.config import _damsm_recipe, check_train_config, damsm_pretraining
+
+    monkeypatch.setitem(df_gan_presets.RECIPES["dfgan_shapes_64"], "damsm",
+                        {"steps": 800, "data_options": {"max_objects": 2, "min_objects": 1}})
+    config = resolve_train_config(out=str(tmp_path / "run"), data_options={"num_scenes": 50})
+    assert config["data_options"] == {"max_objects": 1, "num_scenes": 50}  # the GAN's
+    options = damsm_pretraining(config)
+    assert options["data_options"] == {"max_objects": 2, "min_objects": 1, "num_scenes": 50}
+    assert options["steps"] == 800 and options["out"] == str(tmp_path / "run" / "damsm")
+    check_train_config(config)  # the pretraining's options are checked with the run's
+    given = resolve_train_config(out=str(tmp_path / "run2"), data_options={"max_objects": 3})
+    assert damsm_pretraining(given)["data_options"] == {"max_objects": 3, "min_objects": 1}
+    monkeypatch.setitem(df_gan_presets.RECIPES["dfgan_shapes_64"], "damsm",
+                        {"steps": 800, "data_options": {"max_objects": 0}})
+    with pytest.raises(ValueError, match="max_objects"):  # checked before anything runs
+        check_train_config(resolve_train_config(out=str(tmp_path / "run3")))
+    recipe = df_gan_presets.RECIPES["dfgan_shapes_64"]
+    assert _damsm_recipe(recipe, "cub", {}) == {"steps": 800}
 
 
 def test_run_directory_and_tensorboard(tmp_path, encoder_dir):
