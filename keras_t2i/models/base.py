@@ -25,7 +25,8 @@ networks, hands them to this class by role, and implements the hooks:
   every discriminator read for a caption, ``encode_text``'s ``"condition"``: the sentence
   (the default, as the papers), or the mean of the word features over the caption's tokens,
   optionally ZCA-whitened by statistics fitted to the training captions before ``fit``
-  (``adapt_condition``). The DAMSM loss always reads the raw sentence.
+  (``adapt_condition``), and then reduced to the directions that predict the captions' real
+  images (``condition_rank``). The DAMSM loss always reads the raw sentence.
 - the projected discriminator (``projected_weight=λ``): one more discriminator that the base
   builds, trains and adds to any family's, ``ProjectedDiscriminator`` heads on the maps of
   the frozen DAMSM image encoder, scored on the final images with the hinge loss and
@@ -84,6 +85,9 @@ PRESET_VOCABULARY_FILE = "vocabulary.txt"
 DFGAN_TRUNCATION = 0.88
 # What ``condition`` may be (see ``TextToImageGAN``).
 CONDITIONS = ("sentence", "words_mean")
+# The side of the real images a ``condition_rank`` projection is fitted to (flattened pixels;
+# 16×16×3 = 768 values, enough for Shapes' cells, sizes and shapes: benchmarks/RESULTS.md).
+CONDITION_TARGET_SIZE = 16
 
 
 def noise_from_seeds(seeds, dim: int, stream: int = NOISE_STREAM,
@@ -171,6 +175,11 @@ class TextToImageGAN(keras.Model):
             relative to the largest eigenvalue) with statistics ``adapt_condition`` fits to
             training captions before ``fit``; saved with the model. 0, the default, leaves it
             as it is.
+        condition_rank: int. k > 0 (with ``condition_whitening``) keeps, of the whitened
+            condition, only its k canonical directions most correlated with the captions'
+            real images at ``CONDITION_TARGET_SIZE`` pixels (CCA, Hotelling 1936), fitted by
+            ``adapt_condition`` from batches with their images: the directions that only
+            the phrasing moves are dropped. 0, the default, keeps them all.
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
     data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
@@ -190,7 +199,7 @@ class TextToImageGAN(keras.Model):
                  damsm_weight=0.0, damsm_class_mask=True, paired_weight=0.0,
                  paired_schedule="constant", paired_distance="pixel", diffaugment="off",
                  projected_weight=0.0, condition="sentence", condition_whitening=0.0,
-                 **kwargs):
+                 condition_rank=0, **kwargs):
         super().__init__(**kwargs)
         self.text_encoder = _frozen(text_encoder)
         self.image_encoder = _frozen(image_encoder)
@@ -207,7 +216,8 @@ class TextToImageGAN(keras.Model):
                                      paired_schedule=paired_schedule,
                                      paired_distance=paired_distance, diffaugment=diffaugment,
                                      projected_weight=projected_weight, condition=condition,
-                                     condition_whitening=condition_whitening)
+                                     condition_whitening=condition_whitening,
+                                     condition_rank=condition_rank)
         self.noise_dim = int(noise_dim)
         self.max_batch = int(max_batch)
         self.ema_decay = float(ema_decay)
@@ -223,8 +233,12 @@ class TextToImageGAN(keras.Model):
             ratios.values()) else None
         self.condition = str(condition)
         self.condition_whitening = float(condition_whitening)
+        self.condition_rank = int(condition_rank)
+        if self.condition_rank > text_encoder.feature_dim:
+            raise ValueError(f"condition_rank {self.condition_rank} exceeds the condition's "
+                             f"{text_encoder.feature_dim} dimensions")
         self.condition_whitener = ZCAWhitening(
-            text_encoder.feature_dim, self.condition_whitening,
+            text_encoder.feature_dim, self.condition_whitening, rank=self.condition_rank,
             name="condition_whitening") if self.condition_whitening else None
         self.projected_weight = float(projected_weight)
         self.projected_discriminator = self._feature_maps = None
@@ -277,6 +291,12 @@ class TextToImageGAN(keras.Model):
         if options.get("condition", "sentence") not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got "
                              f"{options['condition']!r}")
+        rank = options.get("condition_rank", 0)
+        if int(rank) != float(rank) or int(rank) < 0:
+            raise ValueError(f"condition_rank must be an integer >= 0, got {rank}")
+        if int(rank) and not float(options.get("condition_whitening", 0.0)):
+            raise ValueError("condition_rank needs condition_whitening > 0: the canonical "
+                             "directions are those of the whitened condition")
         for name in ("noise_dim", "max_batch"):
             if name in options and int(options[name]) < 1:
                 raise ValueError(f"{name} must be >= 1, got {options[name]}")
@@ -441,28 +461,44 @@ class TextToImageGAN(keras.Model):
 
     def adapt_condition(self, tokens_batches):
         """Fits the condition's whitening to the captions of ``tokens_batches`` (an iterable
-        of int token arrays (B, T), or of dataset batches with ``"tokens"``); returns the
-        number of captions read. Run it once before ``fit`` on training captions
-        (``keras-t2i train`` does, with ``training.run.CONDITION_CAPTIONS`` of them); the
-        statistics are then saved with the model. A model without ``condition_whitening`` has
-        nothing to fit.
+        of int token arrays (B, T), or of dataset batches with ``"tokens"``, and with
+        ``condition_rank`` their ``"image"`` too); returns the number of captions read. Run it
+        once before ``fit`` on training captions (``keras-t2i train`` does, with
+        ``training.run.CONDITION_CAPTIONS`` of them); the statistics are then saved with the
+        model. A model without ``condition_whitening`` has nothing to fit.
 
         Raises:
-            ValueError: the model does not whiten its condition, or no captions were given.
+            ValueError: the model does not whiten its condition, no captions were given, or
+                ``condition_rank`` got batches without their images.
         """
         if self.condition_whitener is None:
             raise ValueError(f"{type(self).__name__} was built with condition_whitening=0: "
                              "its condition has no statistics to fit.")
-        vectors = []
-        for tokens in tokens_batches:
-            if isinstance(tokens, dict):
-                tokens = tokens["tokens"]
+        vectors, targets = [], []
+        for batch in tokens_batches:
+            tokens = batch["tokens"] if isinstance(batch, dict) else batch
             vectors.append(self._raw_condition(tokens)["condition"].numpy())
+            if self.condition_rank:
+                if not isinstance(batch, dict) or "image" not in batch:
+                    raise ValueError(
+                        f"condition_rank={self.condition_rank} fits the condition to the "
+                        "captions' real images: give adapt_condition dataset batches with "
+                        "\"tokens\" and \"image\"")
+                targets.append(self.condition_targets(batch["image"]))
         if not vectors:
             raise ValueError("adapt_condition got no captions.")
         vectors = np.concatenate(vectors)
-        self.condition_whitener.adapt(vectors)
+        self.condition_whitener.adapt(
+            vectors, np.concatenate(targets) if self.condition_rank else None)
         return len(vectors)
+
+    @staticmethod
+    def condition_targets(images):
+        """What ``condition_rank`` correlates the condition with: images in [-1, 1] (B, H, W,
+        3) resized (antialiased) to ``CONDITION_TARGET_SIZE`` and flattened, float32 (B, P)."""
+        images = tf.image.resize(tf.cast(images, tf.float32),
+                                 (CONDITION_TARGET_SIZE, CONDITION_TARGET_SIZE), antialias=True)
+        return tf.reshape(images, (tf.shape(images)[0], -1)).numpy()
 
     def check_adapted(self):
         """Raises ValueError when the condition is whitened by statistics not yet fitted
@@ -809,7 +845,8 @@ class TextToImageGAN(keras.Model):
                   "paired_weight": self.paired_weight, "paired_schedule": self.paired_schedule,
                   "paired_distance": self.paired_distance, "diffaugment": self.diffaugment,
                   "projected_weight": self.projected_weight, "condition": self.condition,
-                  "condition_whitening": self.condition_whitening}
+                  "condition_whitening": self.condition_whitening,
+                  "condition_rank": self.condition_rank}
         for name in self.FROZEN:
             module = getattr(self, name, None)
             config[name] = None if module is None else keras.layers.serialize(module)

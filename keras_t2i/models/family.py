@@ -27,12 +27,15 @@ COMMON_OPTIONS = {
     "condition_whitening": (float, "ZCA-whiten the condition with statistics of training "
                                    "captions, eigenvalue floor EPS x the largest, e.g. 1e-4 "
                                    "(0: off)"),
+    "condition_rank": (int, "keep only the whitened condition's K directions most correlated "
+                            "with the captions' real images (CCA, fitted before training; "
+                            "0: keep all)"),
 }
 # Options that shape the trained variables: a resumed run cannot change them (a projected
 # discriminator is there or not, so its weight is fixed too; the whitening statistics in a
 # checkpoint belong to one condition).
 COMMON_FIXED = ("image_size", "noise_dim", "ema_decay", "projected_weight", "condition",
-                "condition_whitening")
+                "condition_whitening", "condition_rank")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -241,13 +241,17 @@ def train(**options) -> dict:
     # After the restore, which may have rewritten the state file the manager reads.
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
     if gan.condition_whitener is not None and start == 0:
-        # Fitted once, from the training captions; a resumed run reads them from its checkpoint.
+        # Fitted once, from the training captions (and, with condition_rank, their images); a
+        # resumed run reads them from its checkpoint.
         captions = kt_data.load(config["data"], "train", data_dir=config["data_dir"],
-                                image_size=32, batch_size=100, tokenizer=text_encoder.tokenizer,
-                                sampling_seed=config["seed"], **config["data_options"])
+                                image_size=gan.image_size, batch_size=100,
+                                tokenizer=text_encoder.tokenizer, sampling_seed=config["seed"],
+                                **config["data_options"])
         count = gan.adapt_condition(captions.take(CONDITION_CAPTIONS // 100))
+        rank = (f", its {gan.condition_rank} directions most correlated with their images"
+                if gan.condition_rank else "")
         print(f"Fitted the condition's whitening ({gan.condition}, eps "
-              f"{gan.condition_whitening:g}) to {count:,} training captions")
+              f"{gan.condition_whitening:g}{rank}) to {count:,} training captions")
 
     dataset = kt_data.load(
         config["data"], "train", data_dir=config["data_dir"],

@@ -1,5 +1,5 @@
-"""The text condition of the base model (``condition``, ``condition_whitening``): the ZCA layer
-by hand, what ``encode_text`` gives, every family's generator and discriminators reading it,
+"""The text condition of the base model (``condition``, ``condition_whitening``,
+``condition_rank``): the ZCA layer and its canonical projection by hand, what ``encode_text`` gives, every family's generator and discriminators reading it,
 the statistics' fitting, saving, checkpointing and export."""
 
 import numpy as np
@@ -75,6 +75,47 @@ def test_zca_names_bad_input():
         layer.adapt(np.full((3, 4), np.nan))
 
 
+def test_rank_keeps_the_whitened_directions_that_predict_the_targets():
+    # Axis 0 of x drives the targets' first value; axes 1-3 are noise the targets never see.
+    n = 4000
+    signal = RNG.normal(size=n)
+    x = np.stack([2.0 * signal, *RNG.normal(size=(3, n))], axis=1) + [1.0, 2.0, 3.0, 4.0]
+    y = np.stack([signal + 0.5 * RNG.normal(size=n), RNG.normal(size=n)], axis=1)
+    layer = ZCAWhitening(4, epsilon=1e-9, rank=1, target_epsilon=1e-9)
+    (correlation,) = layer.adapt(x, y)
+    # The one canonical correlation is corr(x0, y0) = 1/√1.25 for this construction.
+    assert correlation == pytest.approx(1 / np.sqrt(1.25), abs=0.02)
+    out = layer(x).numpy()
+    # Rank one: every output is the whitened x projected on one direction, here axis 0.
+    assert np.linalg.matrix_rank(np.cov(out, rowvar=False), tol=1e-3) == 1
+    direction = np.linalg.svd(layer.matrix.numpy())[2][0]
+    assert abs(direction[0]) == pytest.approx(1.0, abs=0.01)
+    # What is kept is the signal, at the whitened scale (unit variance).
+    kept = out @ direction
+    assert abs(np.corrcoef(kept, signal)[0, 1]) > 0.999
+    assert kept.std() == pytest.approx(1.0, abs=0.01)
+    # Full rank is the whitening itself.
+    full = ZCAWhitening(4, epsilon=1e-9, rank=2, target_epsilon=1e-9)
+    assert len(full.adapt(x, y)) == 2
+    assert ZCAWhitening.from_config(layer.get_config()).rank == 1
+
+
+def test_rank_names_bad_input():
+    x, y = RNG.normal(size=(10, 4)), RNG.normal(size=(10, 3))
+    with pytest.raises(ValueError, match=r"rank in \[0, dim=4\], got 5"):
+        ZCAWhitening(4, rank=5)
+    with pytest.raises(ValueError, match="target_epsilon > 0"):
+        ZCAWhitening(4, rank=1, target_epsilon=0.0)
+    with pytest.raises(ValueError, match="needs the targets"):
+        ZCAWhitening(4, rank=2).adapt(x)
+    with pytest.raises(ValueError, match="10 vectors but 9 targets"):
+        ZCAWhitening(4, rank=2).adapt(x, y[:9])
+    with pytest.raises(ValueError, match="at least 4 values each, got 3"):
+        ZCAWhitening(4, rank=4).adapt(x, y)
+    with pytest.raises(ValueError, match="rank is 0"):
+        ZCAWhitening(4).adapt(x, y)
+
+
 # -- encode_text -------------------------------------------------------------------------
 def test_the_default_condition_is_the_sentence(text_encoder):
     gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
@@ -111,6 +152,49 @@ def test_bad_condition_options_are_named(text_encoder):
     plain = kt.models.DFGAN(text_encoder, image_size=16, nf=4)
     with pytest.raises(ValueError, match="condition_whitening=0"):
         plain.adapt_condition([captions(text_encoder, 8)])
+    for options, message in (({"condition_rank": 4}, "needs condition_whitening > 0"),
+                             ({"condition_rank": -1, "condition_whitening": 1e-4},
+                              "condition_rank must be an integer >= 0"),
+                             ({"condition_rank": 2.5, "condition_whitening": 1e-4},
+                              "condition_rank must be an integer >= 0")):
+        with pytest.raises(ValueError, match=message):
+            kt.models.DFGAN.check_options(**options)
+        with pytest.raises(ValueError, match=message):
+            kt.models.DFGAN(text_encoder, image_size=16, nf=4, **options)
+    with pytest.raises(ValueError, match="exceeds the condition's"):
+        kt.models.DFGAN(text_encoder, image_size=16, nf=4, condition_whitening=1e-4,
+                        condition_rank=text_encoder.feature_dim + 1)
+    ranked = kt.models.DFGAN(text_encoder, image_size=16, nf=4, condition_whitening=1e-4,
+                             condition_rank=4)
+    with pytest.raises(ValueError, match='batches with "tokens" and "image"'):
+        ranked.adapt_condition([captions(text_encoder, 8)])
+
+
+def test_rank_fits_the_condition_to_the_captions_images(text_encoder):
+    """``adapt_condition`` correlates the whitened word mean with the batch's images at
+    CONDITION_TARGET_SIZE pixels, as the layer would from the same pairs."""
+    from keras_t2i.models.base import CONDITION_TARGET_SIZE
+
+    ds = kt.data.load("shapes", "train", image_size=32, batch_size=64, max_objects=1,
+                      tokenizer=text_encoder.tokenizer, sampling_seed=0)
+    batches = list(ds.take(2))
+    gan = kt.models.DFGAN(text_encoder, image_size=16, nf=4, condition="words_mean",
+                          condition_whitening=1e-4, condition_rank=3)
+    assert gan.adapt_condition(batches) == 128
+    images = np.concatenate([b["image"].numpy() for b in batches])
+    targets = tf.image.resize(images, (CONDITION_TARGET_SIZE,) * 2, antialias=True).numpy()
+    assert gan.condition_targets(images).shape == (128, CONDITION_TARGET_SIZE ** 2 * 3)
+    np.testing.assert_allclose(gan.condition_targets(images), targets.reshape(128, -1),
+                               atol=1e-6)
+    plain = kt.models.DFGAN(text_encoder, image_size=16, nf=4, condition="words_mean")
+    vectors = np.concatenate([plain.encode_text(b["tokens"])["condition"].numpy()
+                              for b in batches])
+    layer = ZCAWhitening(text_encoder.feature_dim, 1e-4, rank=3)
+    layer.adapt(vectors, targets.reshape(128, -1))
+    np.testing.assert_allclose(gan.condition_whitener.matrix.numpy(), layer.matrix.numpy(),
+                               rtol=1e-4, atol=1e-5)
+    assert np.linalg.matrix_rank(layer.matrix.numpy(), tol=1e-4) == 3
+    assert gan.get_config()["condition_rank"] == 3
 
 
 # -- every family reads the condition ------------------------------------------------------

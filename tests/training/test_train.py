@@ -157,15 +157,18 @@ def test_a_whitened_condition_is_fitted_once_from_the_flags_and_resumed(tmp_path
                                                                       capsys):
     run = tmp_path / "run"
     assert cli.main(["train", *TINY, "--steps", "2", "--condition", "words_mean",
-                     "--condition-whitening", "1e-4", "--text-encoder", str(encoder_dir),
-                     "--out", str(run), "--no-export"]) == 0
-    assert ("Fitted the condition's whitening (words_mean, eps 0.0001) to 4,000 training "
-            "captions") in capsys.readouterr().out
+                     "--condition-whitening", "1e-4", "--condition-rank", "8",
+                     "--text-encoder", str(encoder_dir), "--out", str(run),
+                     "--no-export"]) == 0
+    assert ("Fitted the condition's whitening (words_mean, eps 0.0001, its 8 directions most "
+            "correlated with their images) to 4,000 training captions"
+            ) in capsys.readouterr().out
     config = json.loads((run / "config.json").read_text())
     assert config["model_kwargs"]["condition"] == "words_mean"
     assert config["model_kwargs"]["condition_whitening"] == 1e-4
+    assert config["model_kwargs"]["condition_rank"] == 8
     fitted = load_run(run).condition_whitener
-    assert fitted.is_adapted and np.abs(fitted.matrix.numpy()).sum() > 0
+    assert fitted.is_adapted and np.linalg.matrix_rank(fitted.matrix.numpy(), tol=1e-4) == 8
     # A resumed run reads the statistics from its checkpoint, and cannot change them.
     result = train(out=str(run), resume=True, steps=4)
     assert result["step"] == 4 and "Fitted" not in capsys.readouterr().out
@@ -173,6 +176,8 @@ def test_a_whitened_condition_is_fitted_once_from_the_flags_and_resumed(tmp_path
                                   fitted.matrix.numpy())
     with pytest.raises(ValueError, match="condition_whitening differ"):
         train(out=str(run), resume=True, steps=6, condition_whitening=1e-3)
+    with pytest.raises(ValueError, match="condition_rank differ"):
+        train(out=str(run), resume=True, steps=6, condition_rank=4)
 
 
 def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir, mirrored_strategy,
