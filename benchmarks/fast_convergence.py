@@ -23,12 +23,13 @@ RECIPE = "dfgan_shapes_64"
 # means the same whatever the recipe's preset adopts.
 OFF = {"paired_weight": 0.0, "paired_schedule": "constant", "paired_distance": "pixel",
        "diffaugment": "off", "projected_weight": 0.0, "condition": "sentence",
-       "condition_whitening": 0.0}
+       "condition_whitening": 0.0, "condition_rank": 0}
 FEATURES = {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000",
             "paired_distance": "features"}
 PIXEL_MSE = {"paired_weight": 1000.0, "paired_schedule": "linear:2000:1000",
              "paired_distance": "pixel_mse"}
 WORDS_MEAN = {"condition": "words_mean", "condition_whitening": 1e-4}
+WORDS_CCA = {**WORDS_MEAN, "condition_rank": 32}
 # Variant → (label, model options).
 VARIANTS = {name: (label, {**OFF, **options}) for name, (label, options) in {
     "old": ("the quickstart preset before issue 17", {}),
@@ -54,6 +55,11 @@ VARIANTS = {name: (label, {**OFF, **options}) for name, (label, options) in {
                                    "DAMSM-feature term", {**WORDS_MEAN, **FEATURES}),
     "words-mean+paired-mse": ("+ whitened word-mean condition (ε 1e-4) + paired pixel MSE "
                               "term (λ 1000)", {**WORDS_MEAN, **PIXEL_MSE}),
+    "words-cca": ("+ whitened word mean, its 32 directions most correlated with the images",
+                  WORDS_CCA),
+    "words-cca+paired-mse": ("+ whitened word mean, its 32 directions most correlated with "
+                             "the images + paired pixel MSE term (λ 1000)",
+                             {**WORDS_CCA, **PIXEL_MSE}),
 }.items()}
 
 

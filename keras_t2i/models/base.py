@@ -179,7 +179,9 @@ class TextToImageGAN(keras.Model):
             condition, only its k canonical directions most correlated with the captions'
             real images at ``CONDITION_TARGET_SIZE`` pixels (CCA, Hotelling 1936), fitted by
             ``adapt_condition`` from batches with their images: the directions that only
-            the phrasing moves are dropped. 0, the default, keeps them all.
+            the phrasing moves are dropped. 0, the default, keeps them all; K at or above
+            the condition's D dimensions keeps all D (the whitening alone, still fitted from
+            images and captions).
 
     Compile with ``compile(g_optimizer=…, d_optimizer=…)`` (each family has defaults). ``fit``
     data are dicts with at least the keys of ``batch_keys``, as ``kt.data.load`` gives.
@@ -234,11 +236,10 @@ class TextToImageGAN(keras.Model):
         self.condition = str(condition)
         self.condition_whitening = float(condition_whitening)
         self.condition_rank = int(condition_rank)
-        if self.condition_rank > text_encoder.feature_dim:
-            raise ValueError(f"condition_rank {self.condition_rank} exceeds the condition's "
-                             f"{text_encoder.feature_dim} dimensions")
+        # K >= D keeps every direction, so a preset's K suits a smaller text encoder too.
         self.condition_whitener = ZCAWhitening(
-            text_encoder.feature_dim, self.condition_whitening, rank=self.condition_rank,
+            text_encoder.feature_dim, self.condition_whitening,
+            rank=min(self.condition_rank, text_encoder.feature_dim),
             name="condition_whitening") if self.condition_whitening else None
         self.projected_weight = float(projected_weight)
         self.projected_discriminator = self._feature_maps = None
