@@ -28,7 +28,8 @@ FAST_CONVERGENCE = {"paired_weight": 10.0, "paired_schedule": "linear:2000:1000"
 # captions' 16×16 real images (condition_rank): from the same two pairs of one- and
 # two-object scenes, shape 41.2 → 57.3 % and 37.0 → 55.2 %, attributes 78.2 → 84.6 % and
 # 76.0 → 84.7 %, FID 16.7 → 12.7 and 26.1 → 16.4 (2026-12-07, night; 16 directions gave 34 %
-# and 64 gave 57 % in the regression probe, against 65 % for 32: "The condition's canonical
+# and 64 gave 57 % in the regression probe, against 65 % for 32; a fresh clone 62.1 % and
+# 85.2 %: benchmarks/RESULTS.md, "The DAMSM pair's scenes, and the condition's canonical
 # directions").
 SHAPE_FROM_WORDS = {"paired_weight": 1000.0, "paired_schedule": "linear:2000:1000",
                     "paired_distance": "pixel_mse", "condition": "words_mean",
