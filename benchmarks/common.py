@@ -76,7 +76,8 @@ def quality_table(rows) -> str:
 def dfgan_as_the_other_presets() -> dict:
     from keras_t2i.models.shapes_presets import FAST_CONVERGENCE
 
-    return {**FAST_CONVERGENCE, "condition": "sentence", "condition_whitening": 0.0}
+    return {**FAST_CONVERGENCE, "condition": "sentence", "condition_whitening": 0.0,
+            "condition_rank": 0}
 
 
 def shapes_damsm(work, recipe_name, damsm=None) -> str:

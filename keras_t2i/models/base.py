@@ -296,8 +296,9 @@ class TextToImageGAN(keras.Model):
         if int(rank) != float(rank) or int(rank) < 0:
             raise ValueError(f"condition_rank must be an integer >= 0, got {rank}")
         if int(rank) and not float(options.get("condition_whitening", 0.0)):
-            raise ValueError("condition_rank needs condition_whitening > 0: the canonical "
-                             "directions are those of the whitened condition")
+            raise ValueError(f"condition_rank {int(rank)} needs condition_whitening > 0: "
+                             "the canonical directions are those of the whitened condition "
+                             "(to condition on the raw vector, set condition_rank 0 too)")
         for name in ("noise_dim", "max_batch"):
             if name in options and int(options[name]) < 1:
                 raise ValueError(f"{name} must be >= 1, got {options[name]}")
