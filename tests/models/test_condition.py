@@ -1,6 +1,7 @@
 """The text condition of the base model (``condition``, ``condition_whitening``,
-``condition_rank``): the ZCA layer and its canonical projection by hand, what ``encode_text`` gives, every family's generator and discriminators reading it,
-the statistics' fitting, saving, checkpointing and export."""
+``condition_rank``): the ZCA layer and its canonical projection by hand, what
+``encode_text`` gives, every family's generator and discriminators reading it, the
+statistics' fitting, saving, checkpointing and export."""
 
 import numpy as np
 import pytest
