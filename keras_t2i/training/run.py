@@ -246,6 +246,7 @@ def train(**options) -> dict:
         captions = kt_data.load(config["data"], "train", data_dir=config["data_dir"],
                                 image_size=gan.image_size, batch_size=100,
                                 tokenizer=text_encoder.tokenizer, sampling_seed=config["seed"],
+                                drop_remainder=False,  # a split smaller than a batch counts
                                 **config["data_options"])
         count = gan.adapt_condition(captions.take(CONDITION_CAPTIONS // 100))
         rank = (f", its {gan.condition_rank} directions most correlated with their images"
