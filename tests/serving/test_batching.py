@@ -128,9 +128,17 @@ def test_a_full_queue_answers_unavailable_and_a_late_request_deadline_exceeded()
     batcher = Batcher(BatchingParameters(max_batch_size=1, max_enqueued_batches=1,
                                          num_batch_threads=1))
     run = Recorder(delay=0.5)
-    results = submit_all(batcher, run, [1, 1, 1, 1])  # one runs, one waits, the rest refused
-    codes = sorted(r.code.name if isinstance(r, RequestError) else "OK" for r in results)
-    assert "UNAVAILABLE" in codes and codes.count("OK") >= 2
+    running = []
+    first = threading.Thread(target=lambda: running.extend(submit_all(batcher, run, [1])))
+    first.start()
+    waited = time.monotonic() + 10
+    while not run.sizes and time.monotonic() < waited:  # until the thread runs the first
+        time.sleep(0.01)
+    results = submit_all(batcher, run, [1, 1, 1])  # then one waits, the rest are refused
+    first.join()
+    codes = sorted(r.code.name if isinstance(r, RequestError) else "OK"
+                   for r in running + results)
+    assert codes == ["OK", "OK", "UNAVAILABLE", "UNAVAILABLE"]
     batcher.stop()
     batcher = Batcher(BatchingParameters(max_batch_size=1, num_batch_threads=1))
     # One runs for 0.5 s; the other's deadline passes while it waits for the thread.
