@@ -79,10 +79,9 @@ def obtain_encoders(config: dict, phase=None):
     run_damsm = Path(config["out"]) / "damsm"
     if needs_pretraining(config):
         options = damsm_pretraining(config)
-        scenes = ""
-        if options["data_options"] != config["data_options"]:
-            scenes = ", on " + ", ".join(f"{k}={v}" for k, v in
-                                        sorted(config["damsm"]["data_options"].items()))
+        # The recipe's own data options for the pretraining, where they replace the run's.
+        scenes = "".join(f", {k}={v}" for k, v in
+                         sorted(config["damsm"].get("data_options", {}).items()))
         (phase or Phases(["pretrain"])).start(
             f"pretraining the DAMSM text and image encoders ({_budget(options)}{scenes}) into "
             f"{run_damsm} (no --text-encoder given)")
