@@ -60,6 +60,11 @@ VARIANTS = {name: (label, {**OFF, **options}) for name, (label, options) in {
     "words-cca+paired-mse": ("+ whitened word mean, its 32 directions most correlated with "
                              "the images + paired pixel MSE term (λ 1000)",
                              {**WORDS_CCA, **PIXEL_MSE}),
+    "words-cca+paired-mse-constant": ("+ whitened word mean, its 32 directions most "
+                                      "correlated with the images + paired pixel MSE term "
+                                      "(λ 1000, constant)",
+                                      {**WORDS_CCA, **PIXEL_MSE,
+                                       "paired_schedule": "constant"}),
 }.items()}
 
 
