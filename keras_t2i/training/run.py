@@ -222,6 +222,10 @@ def train(**options) -> dict:
                     + ["train"] + (["export"] if config["export_dir"] and chief else []))
     text_encoder, image_encoder = obtain_encoders(config, phases)
     captioner = obtain_captioner(config, phases)
+    # Seeded again: the GAN starts from the same random state whether this run pretrained its
+    # encoders (which draws random numbers) or was given them, so the quickstart trains as a
+    # run given the pair it pretrains does.
+    keras.utils.set_random_seed(config["seed"])
     with strategy.scope():
         gan = build_gan(config, text_encoder, image_encoder, captioner)
     checkpoint = gan_checkpoint(gan)

@@ -74,6 +74,29 @@ def test_run_pretrains_its_encoder_once_with_its_data_and_seed(tmp_path, encoder
     assert len(calls) == 1
 
 
+@pytest.mark.slow
+def test_a_run_that_pretrains_its_encoders_trains_as_one_given_them(tmp_path, encoder_dir,
+                                                                   monkeypatch):
+    """The GAN starts from the same random state whether the run pretrained its DAMSM pair
+    (which draws random numbers) or was given it: the quickstart equals its benchmark rows."""
+    import shutil
+
+    from keras_t2i.training import run as kt_run
+
+    def fake_pretrain(**kwargs):
+        keras.random.normal((7,), seed=keras.random.SeedGenerator(1))
+        keras.utils.set_random_seed(kwargs["seed"] + 1)  # as a pretraining of its own would
+        shutil.copytree(encoder_dir, kwargs["out"])
+
+    monkeypatch.setattr(kt_run, "pretrain_damsm", fake_pretrain)
+    tiny_train(tmp_path / "given", encoder_dir, steps=2)
+    tiny_train(tmp_path / "pretrained", encoder_dir, steps=2, text_encoder=None)
+    given, pretrained = load_run(tmp_path / "given"), load_run(tmp_path / "pretrained")
+    assert len(given.generator.weights) > 10
+    for a, b in zip(given.generator.weights, pretrained.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
 def test_a_recipes_damsm_data_options_apply_to_the_pretraining_alone(tmp_path, monkeypatch):
     """A recipe's ``damsm.data_options`` replace the run's for the DAMSM pretraining only;
     an option the user gives wins, and another dataset ignores them."""
