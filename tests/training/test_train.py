@@ -149,6 +149,7 @@ def test_epochs_count_batches_of_the_training_split(tmp_path, encoder_dir):
     assert result["step"] == 6  # 12 scenes / batch 4 = 3 steps per epoch
 
 
+@pytest.mark.slow  # the default run's 15-minute budget (2026-12-08: 15 min 6 s)
 def test_mixed_bfloat16_run_trains_and_leaves_the_global_policy(tmp_path, encoder_dir):
     run = tmp_path / "run"
     assert tiny_train(run, encoder_dir, steps=2, precision="mixed_bfloat16")["step"] == 2
@@ -221,6 +222,7 @@ def test_mirrored_run_trains_and_exports(tmp_path, encoder_dir, mirrored_strateg
     assert images.shape == (1, 16, 16, 3) and images.dtype == np.uint8
 
 
+@pytest.mark.slow  # the default run's 15-minute budget (2026-12-08: 15 min 6 s)
 def test_existing_run_is_not_overwritten(tmp_path, encoder_dir):
     tiny_train(tmp_path / "run", encoder_dir, steps=2)
     with pytest.raises(ValueError, match="--resume"):
@@ -386,6 +388,7 @@ def test_two_workers_on_loopback_match_one_device_and_train(tmp_path, encoder_di
     assert sorted(p.name for p in (run / "export").iterdir()) == ["1"]  # the chief's only
 
 
+@pytest.mark.slow  # the default run's 15-minute budget (2026-12-08: 15 min 6 s)
 def test_python_api_fit_with_sample_grid_and_keras_tensorboard(tmp_path, encoder_dir):
     """The README's Python route: load encoders, build, compile, fit with the callbacks."""
     text_encoder, _ = kt.pretrain.load_encoders(encoder_dir)
