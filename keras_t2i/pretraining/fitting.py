@@ -117,11 +117,12 @@ class Backup(keras.callbacks.Callback):
         name = f"epoch-{epoch + 1:06d}.weights.h5"
         self.model.save_weights(self.directory / name, overwrite=True)
         _sync(self.directory / name)
+        state = {"epoch": epoch + 1, "weights": name}
         staged = self.directory / (BACKUP_STATE + ".tmp")
-        staged.write_text(json.dumps({"epoch": epoch + 1, "weights": name}))
+        staged.write_text(json.dumps(state))
         _sync(staged)
         os.replace(staged, self.directory / BACKUP_STATE)
-        self.state = {"epoch": epoch + 1, "weights": name}
+        self.state = state
         for old in self.directory.glob("*.weights.h5"):
             if old.name != name:
                 old.unlink()
